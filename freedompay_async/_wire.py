@@ -1,0 +1,229 @@
+"""The gateway's wire formats (pure, no I/O).
+
+* Requests are form fields. Nested parameters travel PHP-style (``pg_receipt_positions[0][name]``)
+  and every value is sent exactly as the string that was signed.
+* Answers (and some callbacks) are XML with any root element name; xmltodict decodes them.
+
+:func:`flatten` is the single walk over request parameters: it yields, for each leaf, the flat
+name the signature sorts by, the name the field travels under, and the value as text. Signing and
+form encoding both consume it, so what is signed is by construction what is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeAlias
+from urllib.parse import quote_plus
+from xml.parsers.expat import ExpatError
+
+import attrs
+import xmltodict
+
+from .errors import MalformedResponse, UnsupportedValueType, ValidationError
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "FlatField",
+    "ParamValue",
+    "Params",
+    "XmlDocument",
+    "encode_form",
+    "flatten",
+    "parse_form",
+    "parse_xml",
+    "to_text",
+]
+
+ParamValue: TypeAlias = "str | int | Decimal | Mapping[str, ParamValue] | Sequence[ParamValue]"
+Params: TypeAlias = Mapping[str, ParamValue]
+
+#: (signature name, form name, text value)
+FlatField: TypeAlias = tuple[str, str, str]
+
+#: Gateway answers are a few hundred bytes; anything near this is not a gateway answer.
+MAX_BODY_BYTES = 1 << 20
+
+_SIG = "pg_sig"
+
+
+def to_text(value: object, field: str) -> str:
+    """The exact text a scalar value travels (and is signed) as.
+
+    ``str`` as is, ``int`` in decimal, ``Decimal`` in plain notation (``Decimal('1E+2')`` ->
+    ``100``). ``float`` and ``bool`` are refused: binary floats lose money and ``True`` has no
+    single spelling the gateway agrees on.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise UnsupportedValueType(field, "bool is not accepted; send '1'/'0' explicitly")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValidationError(field, "amount must be a finite Decimal")
+        return format(value, "f")
+    if isinstance(value, float):
+        raise UnsupportedValueType(
+            field, "float is not accepted: binary floats lose money, use decimal.Decimal"
+        )
+    raise UnsupportedValueType(
+        field, f"{type(value).__name__} is not accepted; use str, int or decimal.Decimal"
+    )
+
+
+def flatten(params: Params) -> list[FlatField]:
+    """Walk ``params`` in insertion order the way the gateway's reference signer does.
+
+    Each entry's signature name is ``parent + key + position`` (1-based, 3 digits, per level);
+    list items use their index as key. ``pg_sig`` is skipped at every level but keeps its
+    position.
+    """
+    out: list[FlatField] = []
+    _flatten_into(out, params.items(), "", "")
+    return out
+
+
+def _flatten_into(
+    out: list[FlatField],
+    items: Iterable[tuple[Any, Any]],
+    sig_parent: str,
+    form_parent: str,
+) -> None:
+    for position, (key, value) in enumerate(items, 1):
+        if key == _SIG:
+            continue
+        key = str(key)
+        sig_name = f"{sig_parent}{key}{position:03d}"
+        form_name = f"{form_parent}[{key}]" if form_parent else key
+        if isinstance(value, str):
+            out.append((sig_name, form_name, value))
+        elif isinstance(value, Mapping):
+            _flatten_into(out, value.items(), sig_name, form_name)
+        elif isinstance(value, (list, tuple)):
+            _flatten_into(out, enumerate(value), sig_name, form_name)
+        else:
+            out.append((sig_name, form_name, to_text(value, form_name)))
+
+
+def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
+    """``application/x-www-form-urlencoded`` body of (form name, value) pairs, in order."""
+    return "&".join(
+        f"{quote_plus(name)}={quote_plus(value)}" for name, value in fields
+    ).encode("ascii")
+
+
+def parse_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Rebuild nested parameters from PHP-style field names, keeping first-seen order.
+
+    ``a[0][name]=x`` becomes ``{"a": {"0": {"name": "x"}}}`` - the shape the gateway's PHP sees,
+    so signing the result reproduces the signature of the original nested parameters.
+    ``a[]`` appends with the next integer key. A later scalar replaces an earlier one, as PHP does.
+    """
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        head, sep, rest = name.partition("[")
+        if not sep or not rest.endswith("]") or not head:
+            result[name] = value
+            continue
+        keys = [head, *rest[:-1].split("][")]
+        node = result
+        for depth, key in enumerate(keys):
+            if key == "":
+                key = str(sum(1 for k in node if k.isdigit()))
+            if depth == len(keys) - 1:
+                node[key] = value
+            else:
+                child = node.get(key)
+                if not isinstance(child, dict):
+                    child = node[key] = {}
+                node = child
+    return result
+
+
+@attrs.frozen(slots=True)
+class XmlDocument:
+    """A decoded XML answer.
+
+    ``fields`` is the root's content as xmltodict builds it (nested dicts, repeated tags as lists,
+    empty leaves as ``""``). ``signed_leaves`` lists every leaf in document order with the flat name
+    the reference signer gives it, ready for :func:`freedompay_async.signing.verify_xml`.
+    """
+
+    root: str
+    fields: dict[str, Any]
+    signed_leaves: tuple[tuple[str, str], ...]
+    raw: bytes
+
+    @property
+    def signature(self) -> str | None:
+        """The top-level ``pg_sig`` (the first one, as the reference reads it)."""
+        sig = self.fields.get(_SIG)
+        if isinstance(sig, list):
+            sig = sig[0]
+        return sig if isinstance(sig, str) else None
+
+
+class _LeafCollector:
+    """xmltodict postprocessor: normalises values and records leaves in document order.
+
+    xmltodict calls it once per element, when the element closes. Siblings close in document
+    order and an element's ancestors are still open, so each ancestor's position is the number
+    of its already-closed siblings plus one.
+    """
+
+    __slots__ = ("counters", "leaves")
+
+    def __init__(self) -> None:
+        self.leaves: list[tuple[str, str]] = []
+        self.counters = [0, 0, 0, 0]
+
+    def __call__(self, path: list[tuple[str, Any]], key: str, value: Any) -> tuple[str, Any] | None:
+        if key == "#text":  # text around child elements: the reference signer ignores it
+            return None
+        if value is None:
+            value = ""
+        depth = len(path)
+        if depth == 1:
+            return key, value
+        counters = self.counters
+        if len(counters) <= depth + 1:
+            counters.extend([0] * (depth + 2 - len(counters)))
+        counters[depth] += 1
+        counters[depth + 1] = 0
+        if key != _SIG and not isinstance(value, dict):
+            prefix = "".join(
+                f"{path[level][0]}{counters[level + 1] + 1:03d}" for level in range(1, depth - 1)
+            )
+            self.leaves.append((f"{prefix}{key}{counters[depth]:03d}", value))
+        return key, value
+
+
+def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocument:
+    """Decode a gateway answer; anything that is not small, plain, well-formed XML is refused.
+
+    Raises :class:`~freedompay_async.errors.MalformedResponse` (keeping the raw body) for broken
+    XML, bodies over ``max_bytes`` and any DTD / entity declaration (entity-expansion attacks).
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    if len(raw) > max_bytes:
+        raise MalformedResponse(f"answer of {len(raw)} bytes exceeds {max_bytes}", raw=raw[:4096])
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise MalformedResponse("XML with a DTD or entity declaration is refused", raw=raw)
+    collector = _LeafCollector()
+    try:
+        document = xmltodict.parse(
+            raw,
+            xml_attribs=False,
+            strip_whitespace=False,
+            postprocessor=collector,
+            disable_entities=True,
+        )
+    except (ExpatError, ValueError) as exc:
+        raise MalformedResponse(f"answer is not well-formed XML ({exc})", raw=raw) from exc
+    if not isinstance(document, dict) or len(document) != 1:
+        raise MalformedResponse("answer has no single root element", raw=raw)
+    ((root, content),) = document.items()
+    fields = content if isinstance(content, dict) else {}
+    return XmlDocument(root, fields, tuple(collector.leaves), raw)

@@ -1,0 +1,257 @@
+"""The exceptions this library raises.
+
+Everything derives from :class:`FreedomPayError`. The split that matters for money is:
+
+* :class:`ValidationError` / :class:`ConfigurationError` - raised before anything is sent.
+* :class:`RequestNotSent` - the request certainly never reached the gateway: safe to send again.
+* :class:`OutcomeUnknown` - the request may have reached the gateway: never re-send blindly,
+  ask the status endpoint.
+* :class:`ProtocolError` - an answer arrived but cannot be trusted (malformed, unsigned, wrongly
+  signed, unexpected HTTP status). For money movement this is as ambiguous as a lost answer.
+* :class:`GatewayError` - a signed, final "error" answer from the gateway.
+
+Messages never contain secrets or full card numbers; raw bodies are kept on the exception
+(``.raw``) for diagnosis, not in its message.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ._masking import mask_card_numbers
+
+__all__ = [
+    "BadSignature",
+    "CannotBeCancelled",
+    "ConfigurationError",
+    "CustomerError",
+    "FreedomPayError",
+    "GatewayError",
+    "GatewayOutcomeUnknown",
+    "InternalGatewayError",
+    "InvalidParameter",
+    "LimitExceeded",
+    "MalformedResponse",
+    "OutcomeUnknown",
+    "ProtocolError",
+    "RequestNotSent",
+    "SignatureMismatch",
+    "TransactionCancelled",
+    "TransactionExpired",
+    "TransactionLocked",
+    "TransactionNotFound",
+    "TransportError",
+    "UnexpectedHTTPStatus",
+    "UnknownMerchant",
+    "UnsignedResponse",
+    "UnsupportedValueType",
+    "ValidationError",
+]
+
+
+class FreedomPayError(Exception):
+    """Base class of every error raised by freedompay_async."""
+
+
+class ConfigurationError(FreedomPayError, ValueError):
+    """The client was configured wrongly (missing key, unknown region, bad URL)."""
+
+
+class ValidationError(FreedomPayError, ValueError):
+    """A request parameter is invalid; raised before anything is sent.
+
+    ``field`` names the offending parameter (flattened, e.g. ``pg_receipt_positions[0][price]``).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {mask_card_numbers(message)}")
+
+
+class UnsupportedValueType(ValidationError, TypeError):
+    """A parameter value has a type the gateway's wire format cannot carry exactly (float, bool...)."""
+
+
+class TransportError(FreedomPayError):
+    """The exchange with the gateway failed below the gateway's own answer."""
+
+    def __init__(self, message: str, *, endpoint: str, order_id: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.order_id = order_id
+        where = f"{endpoint}" + (f" (order {order_id})" if order_id else "")
+        super().__init__(f"{where}: {message}")
+
+
+class RequestNotSent(TransportError):
+    """The request certainly did not reach the gateway (connection refused, DNS, connect timeout).
+
+    Sending it again cannot create a duplicate.
+    """
+
+
+class OutcomeUnknown(TransportError):
+    """The request may have reached the gateway, but no trustworthy answer came back.
+
+    For anything that moves money, resolve it through the status endpoint with ``order_id``;
+    never send it again blindly.
+    """
+
+
+class ProtocolError(FreedomPayError):
+    """The gateway's answer cannot be trusted or understood. ``raw`` keeps the body as received."""
+
+    def __init__(self, message: str, *, raw: bytes, endpoint: str = "") -> None:
+        self.raw = raw
+        self.endpoint = endpoint
+        prefix = f"{endpoint}: " if endpoint else ""
+        super().__init__(prefix + mask_card_numbers(message))
+
+
+class MalformedResponse(ProtocolError):
+    """The body is not well-formed XML, is too large, or uses a forbidden XML construct (DTD)."""
+
+
+class SignatureMismatch(ProtocolError):
+    """The answer's ``pg_sig`` does not match its content: forged, corrupted or a key mix-up."""
+
+
+class UnsignedResponse(ProtocolError):
+    """The answer carries no ``pg_sig`` and is not the documented unsigned "unknown merchant" error."""
+
+
+class UnexpectedHTTPStatus(ProtocolError):
+    """The gateway (or something in front of it) answered with a non-200 HTTP status."""
+
+    def __init__(self, status: int, *, raw: bytes, endpoint: str = "") -> None:
+        self.status = status
+        super().__init__(f"HTTP {status} instead of a gateway answer", raw=raw, endpoint=endpoint)
+
+
+class GatewayError(FreedomPayError):
+    """A final ``pg_status=error`` answer from the gateway.
+
+    ``code`` is ``pg_error_code`` (``None`` when the gateway gave none), ``description`` its
+    ``pg_error_description``, ``fields`` the decoded answer and ``raw`` the body as received.
+    Use :meth:`from_answer` to get the subclass matching the code.
+    """
+
+    codes: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(
+        self,
+        code: int | None,
+        description: str,
+        *,
+        raw: bytes = b"",
+        fields: dict[str, object] | None = None,
+        endpoint: str = "",
+    ) -> None:
+        self.code = code
+        self.description = description
+        self.raw = raw
+        self.fields = fields if fields is not None else {}
+        self.endpoint = endpoint
+        prefix = f"{endpoint}: " if endpoint else ""
+        super().__init__(f"{prefix}gateway error {code}: {mask_card_numbers(description)}")
+
+    @staticmethod
+    def class_for(code: int | None) -> type[GatewayError]:
+        """The most specific subclass for ``code`` (``GatewayError`` itself when unknown)."""
+        if code is None:
+            return GatewayError
+        return _BY_CODE.get(code, GatewayError)
+
+
+class BadSignature(GatewayError):
+    """The gateway rejected our ``pg_sig``: wrong secret key (payment vs payout?) or script name."""
+
+    codes = frozenset({100, 1100})
+
+
+class UnknownMerchant(GatewayError):
+    """The gateway does not know this merchant id (unsigned answer, codes 9998 / 101)."""
+
+    codes = frozenset({101, 9998})
+
+
+class InvalidParameter(GatewayError):
+    """A parameter is missing or invalid according to the gateway."""
+
+    codes = frozenset({110, 130, 200})
+
+
+class TransactionNotFound(GatewayError):
+    """The gateway does not know the transaction (340, or 11068 "Payment not found")."""
+
+    codes = frozenset({340, 11068})
+
+
+class TransactionLocked(GatewayError):
+    """The transaction is locked by another operation; try again later."""
+
+    codes = frozenset({350})
+
+
+class TransactionExpired(GatewayError):
+    """The transaction's lifetime is over."""
+
+    codes = frozenset({360})
+
+
+class TransactionCancelled(GatewayError):
+    """The transaction was cancelled."""
+
+    codes = frozenset({400})
+
+
+class LimitExceeded(GatewayError):
+    """A merchant or customer limit was exceeded."""
+
+    codes = frozenset({420})
+
+
+class CannotBeCancelled(GatewayError):
+    """The transaction is in a state that cannot be cancelled."""
+
+    codes = frozenset({490})
+
+
+class CustomerError(GatewayError):
+    """The customer's data was refused (phone number, customer account)."""
+
+    codes = frozenset({700, 701, 711})
+
+
+class InternalGatewayError(GatewayError):
+    """A general or internal error on the gateway's side (600, 1000)."""
+
+    codes = frozenset({600, 1000})
+
+
+class GatewayOutcomeUnknown(GatewayError):
+    """Code 9999: the gateway itself does not know the outcome - ask the status endpoint.
+
+    For money movement treat it exactly like :class:`OutcomeUnknown`, never as a failure.
+    """
+
+    codes = frozenset({9999})
+
+
+_BY_CODE: dict[int, type[GatewayError]] = {
+    code: cls
+    for cls in (
+        BadSignature,
+        UnknownMerchant,
+        InvalidParameter,
+        TransactionNotFound,
+        TransactionLocked,
+        TransactionExpired,
+        TransactionCancelled,
+        LimitExceeded,
+        CannotBeCancelled,
+        CustomerError,
+        InternalGatewayError,
+        GatewayOutcomeUnknown,
+    )
+    for code in cls.codes
+}

@@ -1,0 +1,108 @@
+"""The gateway's request / answer signature (``pg_sig``), exactly as its reference signer computes it.
+
+Pure functions, no I/O. The algorithm (``shared/API-NOTES.md`` section 2):
+
+1. flatten the parameters: each name gets a 3-digit 1-based position suffix per level, nested
+   mappings and lists recurse (list items are keyed by index), ``pg_sig`` is skipped but counted;
+2. sort the flat names by plain string order (the suffix takes part: ``pg_x10006 < pg_x1005``);
+3. join ``script name; values...; secret key`` with ``;`` and take the lowercase hex MD5 of the
+   UTF-8 bytes. Empty values stay in.
+
+Script name = last segment of the URL path (``/g2g/payout_status2`` -> ``payout_status2``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from ._masking import mask_card_numbers
+from ._wire import Params, XmlDocument, flatten, parse_xml
+
+__all__ = [
+    "script_name",
+    "sign",
+    "sign_fields",
+    "signing_string",
+    "verify",
+    "verify_document",
+    "verify_xml",
+]
+
+
+def script_name(url: str) -> str:
+    """Last segment of the URL's path, without query string; empty when the path ends in ``/``."""
+    return urlsplit(url).path.rpartition("/")[2]
+
+
+def _joined(script: str, named_values: Iterable[tuple[str, str]], secret_key: str) -> str:
+    values = [value for _, value in sorted(named_values)]
+    return ";".join((script, *values, secret_key))
+
+
+def _digest(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def sign_fields(script: str, named_values: Iterable[tuple[str, str]], secret_key: str) -> str:
+    """``pg_sig`` of already flattened (signature name, value) pairs."""
+    return _digest(_joined(script, named_values, secret_key))
+
+
+def sign(script: str, params: Params, secret_key: str) -> str:
+    """``pg_sig`` for ``params`` sent to the script ``script`` (any ``pg_sig`` in params is ignored).
+
+    Values may be ``str``, ``int`` or ``Decimal`` (nested mappings / lists of them); ``float`` and
+    ``bool`` raise :class:`~freedompay_async.errors.UnsupportedValueType`.
+    """
+    return sign_fields(script, ((sig, value) for sig, _, value in flatten(params)), secret_key)
+
+
+def _same(expected: str, received: object) -> bool:
+    if not isinstance(received, str):
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), received.encode("utf-8"))
+
+
+def verify(script: str, params: Mapping[str, object], secret_key: str) -> bool:
+    """Whether ``params["pg_sig"]`` signs the other ``params`` for ``script`` (constant time)."""
+    return _same(sign(script, params, secret_key), params.get("pg_sig"))  # type: ignore[arg-type]
+
+
+def _xml_fields(document: XmlDocument) -> list[tuple[str, str]]:
+    # The reference signer flattens the XML into `tag001` names and then runs that flat array
+    # through its parameter flattening again, which appends a second position suffix. Reproduce
+    # it, including PHP's "first one wins" for a repeated flat name.
+    unique: dict[str, str] = {}
+    for name, value in document.signed_leaves:
+        unique.setdefault(name, value)
+    return [(f"{name}{position:03d}", value) for position, (name, value) in enumerate(unique.items(), 1)]
+
+
+def verify_document(script: str, document: XmlDocument, secret_key: str) -> bool:
+    """Whether a decoded XML answer carries a valid ``pg_sig`` for ``script``."""
+    return _same(sign_fields(script, _xml_fields(document), secret_key), document.signature)
+
+
+def verify_xml(script: str, xml: bytes | str, secret_key: str) -> bool:
+    """Whether a signed XML answer (any root element) verifies for ``script`` and ``secret_key``.
+
+    Malformed XML raises :class:`~freedompay_async.errors.MalformedResponse`.
+    """
+    return verify_document(script, parse_xml(xml), secret_key)
+
+
+def signing_string(
+    script: str, params: Params, secret_key: str, *, mask_cards: bool = True
+) -> str:
+    """The exact string that is MD5-hashed, with the secret key replaced by ``***``.
+
+    For debugging "bad signature" answers: compare it with what the other side signed. Card
+    numbers among the values are masked too unless ``mask_cards=False``.
+    """
+    text = _joined(script, ((sig, value) for sig, _, value in flatten(params)), "***")
+    if not secret_key:
+        text = text[:-3]
+    return mask_card_numbers(text) if mask_cards else text
