@@ -11,11 +11,12 @@ form encoding both consume it, so what is signed is by construction what is sent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
 from urllib.parse import quote_plus
 from xml.parsers.expat import ExpatError
+from xml.sax.saxutils import escape
 
 import attrs
 import xmltodict
@@ -25,18 +26,21 @@ from .errors import MalformedResponse, UnsupportedValueType, ValidationError
 __all__ = [
     "MAX_BODY_BYTES",
     "FlatField",
-    "ParamValue",
     "Params",
     "XmlDocument",
     "encode_form",
     "flatten",
     "parse_form",
     "parse_xml",
+    "render_xml",
     "to_text",
+    "xml_leaves",
 ]
 
-ParamValue: TypeAlias = "str | int | Decimal | Mapping[str, ParamValue] | Sequence[ParamValue]"
-Params: TypeAlias = Mapping[str, ParamValue]
+#: Request parameters: ``str`` / ``int`` / ``Decimal`` leaves, nested in mappings and lists.
+#: Typed loosely on purpose (dict literals mixing types must be accepted); :func:`flatten`
+#: checks every value at run time.
+Params: TypeAlias = Mapping[str, object]
 
 #: (signature name, form name, text value)
 FlatField: TypeAlias = tuple[str, str, str]
@@ -109,9 +113,9 @@ def _flatten_into(
 
 def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
     """``application/x-www-form-urlencoded`` body of (form name, value) pairs, in order."""
-    return "&".join(
-        f"{quote_plus(name)}={quote_plus(value)}" for name, value in fields
-    ).encode("ascii")
+    return "&".join(f"{quote_plus(name)}={quote_plus(value)}" for name, value in fields).encode(
+        "ascii"
+    )
 
 
 def parse_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -227,3 +231,47 @@ def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocum
     ((root, content),) = document.items()
     fields = content if isinstance(content, dict) else {}
     return XmlDocument(root, fields, tuple(collector.leaves), raw)
+
+
+def _xml_children(fields: Params) -> Iterable[tuple[str, object]]:
+    # A list value is a repeated tag: one sibling element per item.
+    for tag, value in fields.items():
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                yield tag, item
+        else:
+            yield tag, value
+
+
+def xml_leaves(fields: Params, parent: str = "") -> list[tuple[str, str]]:
+    """The leaves :func:`render_xml` would produce, named as :func:`parse_xml` names them."""
+    leaves: list[tuple[str, str]] = []
+    for position, (tag, value) in enumerate(_xml_children(fields), 1):
+        if tag == _SIG:
+            continue
+        name = f"{parent}{tag}{position:03d}"
+        if isinstance(value, Mapping) and value:
+            leaves.extend(xml_leaves(value, name))
+        elif not isinstance(value, Mapping):
+            leaves.append((name, to_text(value, tag)))
+        else:
+            leaves.append((name, ""))
+    return leaves
+
+
+def _render_into(parts: list[str], fields: Params) -> None:
+    for tag, value in _xml_children(fields):
+        if isinstance(value, Mapping):
+            parts.append(f"<{tag}>")
+            _render_into(parts, value)
+            parts.append(f"</{tag}>")
+        else:
+            parts.append(f"<{tag}>{escape(to_text(value, tag))}</{tag}>")
+
+
+def render_xml(root: str, fields: Params) -> bytes:
+    """UTF-8 XML document ``<root>...</root>``; nested mappings nest, lists repeat their tag."""
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n', f"<{root}>"]
+    _render_into(parts, fields)
+    parts.append(f"</{root}>")
+    return "".join(parts).encode("utf-8")

@@ -69,7 +69,7 @@ class ValidationError(FreedomPayError, ValueError):
 
 
 class UnsupportedValueType(ValidationError, TypeError):
-    """A parameter value has a type the gateway's wire format cannot carry exactly (float, bool...)."""
+    """A value has a type the wire format cannot carry exactly (float, bool, None...)."""
 
 
 class TransportError(FreedomPayError):
@@ -116,7 +116,7 @@ class SignatureMismatch(ProtocolError):
 
 
 class UnsignedResponse(ProtocolError):
-    """The answer carries no ``pg_sig`` and is not the documented unsigned "unknown merchant" error."""
+    """The answer has no ``pg_sig`` and is not the documented unsigned "unknown merchant" error."""
 
 
 class UnexpectedHTTPStatus(ProtocolError):

@@ -1,4 +1,4 @@
-"""The gateway's request / answer signature (``pg_sig``), exactly as its reference signer computes it.
+"""The gateway's signature (``pg_sig``), exactly as its reference signer computes it.
 
 Pure functions, no I/O. The algorithm (``shared/API-NOTES.md`` section 2):
 
@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ._masking import mask_card_numbers
-from ._wire import Params, XmlDocument, flatten, parse_xml
+from ._wire import Params, XmlDocument, flatten, parse_xml, render_xml, xml_leaves
 
 __all__ = [
+    "new_salt",
     "script_name",
     "sign",
     "sign_fields",
+    "sign_xml",
     "signing_string",
     "verify",
     "verify_document",
@@ -52,7 +55,7 @@ def sign_fields(script: str, named_values: Iterable[tuple[str, str]], secret_key
 
 
 def sign(script: str, params: Params, secret_key: str) -> str:
-    """``pg_sig`` for ``params`` sent to the script ``script`` (any ``pg_sig`` in params is ignored).
+    """``pg_sig`` of ``params`` sent to the script ``script`` (a ``pg_sig`` in params is ignored).
 
     Values may be ``str``, ``int`` or ``Decimal`` (nested mappings / lists of them); ``float`` and
     ``bool`` raise :class:`~freedompay_async.errors.UnsupportedValueType`.
@@ -68,22 +71,30 @@ def _same(expected: str, received: object) -> bool:
 
 def verify(script: str, params: Mapping[str, object], secret_key: str) -> bool:
     """Whether ``params["pg_sig"]`` signs the other ``params`` for ``script`` (constant time)."""
-    return _same(sign(script, params, secret_key), params.get("pg_sig"))  # type: ignore[arg-type]
+    return _same(sign(script, params, secret_key), params.get("pg_sig"))
 
 
-def _xml_fields(document: XmlDocument) -> list[tuple[str, str]]:
+def new_salt() -> str:
+    """A fresh random ``pg_salt`` (16 hex characters)."""
+    return secrets.token_hex(8)
+
+
+def _xml_fields(leaves: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     # The reference signer flattens the XML into `tag001` names and then runs that flat array
     # through its parameter flattening again, which appends a second position suffix. Reproduce
     # it, including PHP's "first one wins" for a repeated flat name.
     unique: dict[str, str] = {}
-    for name, value in document.signed_leaves:
+    for name, value in leaves:
         unique.setdefault(name, value)
-    return [(f"{name}{position:03d}", value) for position, (name, value) in enumerate(unique.items(), 1)]
+    return [
+        (f"{name}{position:03d}", value) for position, (name, value) in enumerate(unique.items(), 1)
+    ]
 
 
 def verify_document(script: str, document: XmlDocument, secret_key: str) -> bool:
     """Whether a decoded XML answer carries a valid ``pg_sig`` for ``script``."""
-    return _same(sign_fields(script, _xml_fields(document), secret_key), document.signature)
+    expected = sign_fields(script, _xml_fields(document.signed_leaves), secret_key)
+    return _same(expected, document.signature)
 
 
 def verify_xml(script: str, xml: bytes | str, secret_key: str) -> bool:
@@ -94,9 +105,19 @@ def verify_xml(script: str, xml: bytes | str, secret_key: str) -> bool:
     return verify_document(script, parse_xml(xml), secret_key)
 
 
-def signing_string(
-    script: str, params: Params, secret_key: str, *, mask_cards: bool = True
-) -> str:
+def sign_xml(script: str, fields: Params, secret_key: str, *, root: str = "response") -> bytes:
+    """A signed XML answer, as the gateway (or a merchant answering a callback) sends it.
+
+    ``pg_salt`` is added when ``fields`` has none; ``pg_sig`` is appended last. Nested mappings
+    become nested elements and list values repeated tags.
+    """
+    body = {key: value for key, value in fields.items() if key != "pg_sig"}
+    body.setdefault("pg_salt", new_salt())
+    body["pg_sig"] = sign_fields(script, _xml_fields(xml_leaves(body)), secret_key)
+    return render_xml(root, body)
+
+
+def signing_string(script: str, params: Params, secret_key: str, *, mask_cards: bool = True) -> str:
     """The exact string that is MD5-hashed, with the secret key replaced by ``***``.
 
     For debugging "bad signature" answers: compare it with what the other side signed. Card

@@ -1,0 +1,328 @@
+"""The session pipeline: one logical call -> signed attempts over aiohttp -> a verified answer.
+
+* :class:`_Call` is one operation. Its parameters are validated and flattened once; its
+  idempotency key is fixed once. Its :meth:`_Call.sign` is an aiohttp client middleware that,
+  for every attempt, adds ``pg_merchant_id``, a fresh ``pg_salt`` and ``pg_sig`` over exactly
+  the body it puts on the wire.
+* :class:`Requestor` sends attempts, sorts failures into "certainly not sent" /
+  "outcome unknown" / "untrustworthy answer", verifies and decodes answers, logs one line per
+  attempt and lets tenacity repeat only what is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+import anyio
+from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+from yarl import URL
+
+from ._endpoints import Endpoint, KeyKind
+from ._wire import Params, encode_form, flatten, parse_xml
+from .errors import (
+    FreedomPayError,
+    GatewayError,
+    MalformedResponse,
+    OutcomeUnknown,
+    ProtocolError,
+    RequestNotSent,
+    SignatureMismatch,
+    UnexpectedHTTPStatus,
+    UnknownMerchant,
+    UnsignedResponse,
+    ValidationError,
+)
+from .models import GatewayResponse
+from .retry import RetryPolicy
+from .signing import new_salt, sign_fields, verify_document
+
+__all__ = ["Requestor"]
+
+logger = logging.getLogger("freedompay_async")
+
+_FORM_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+    "Accept": "application/xml, text/xml",
+}
+# The client adds these itself; a caller passing them is a mistake worth stopping early.
+_RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_key"})
+# Fixed namespace for deterministic idempotency keys (uuid5 of merchant, operation, order id).
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1f0e-7c1b-5d59-9a43-4f1b2f5f9c11")
+
+
+class _Call:
+    """One logical operation; every attempt of it is signed anew by :meth:`sign`."""
+
+    __slots__ = (
+        "_encoded_params",
+        "_named_params",
+        "_tail_position",
+        "attempts",
+        "endpoint",
+        "idempotency_key",
+        "merchant_id",
+        "order_id",
+        "secret",
+        "url",
+    )
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        url: URL,
+        params: Params,
+        *,
+        merchant_id: str,
+        secret: str,
+        idempotency_key: str | None,
+    ) -> None:
+        for name in _RESERVED.intersection(params):
+            hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
+            raise ValidationError(name, f"is added by the client, do not pass it{hint}")
+        fields = flatten(params)  # validates every value before anything is sent
+        order_id = params.get("pg_order_id")
+        self.endpoint = endpoint
+        self.url = url
+        self.merchant_id = merchant_id
+        self.secret = secret
+        self.order_id = order_id if isinstance(order_id, str) else None
+        self.idempotency_key = idempotency_key
+        self.attempts = 0
+        self._named_params = [(sig_name, value) for sig_name, _, value in fields]
+        self._encoded_params = encode_form((form, value) for _, form, value in fields)
+        self._tail_position = len(params)
+
+    def signed_body(self, salt: str) -> bytes:
+        """The form body of one attempt: the parameters, then merchant id, key, salt and sig.
+
+        The client's own fields go after the caller's, so the caller's flat names (and their
+        position suffixes) are computed once per call; the gateway numbers fields in the order
+        it receives them, which is exactly this order.
+        """
+        tail = [("pg_merchant_id", self.merchant_id)]
+        if self.idempotency_key is not None:
+            tail.append(("pg_idempotency_key", self.idempotency_key))
+        tail.append(("pg_salt", salt))
+        named = self._named_params + [
+            (f"{name}{self._tail_position + i:03d}", value)
+            for i, (name, value) in enumerate(tail, 1)
+        ]
+        tail.append(("pg_sig", sign_fields(self.endpoint.script, named, self.secret)))
+        encoded_tail = encode_form(tail)
+        if not self._encoded_params:
+            return encoded_tail
+        return self._encoded_params + b"&" + encoded_tail
+
+    async def sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        """aiohttp client middleware: sign this attempt with a fresh salt."""
+        await request.update_body(self.signed_body(new_salt()))
+        return await handler(request)
+
+    def may_retry(self, exc: BaseException) -> bool:
+        """Tenacity predicate: only what cannot create a duplicate is sent again."""
+        if isinstance(exc, RequestNotSent):
+            return True
+        if not self.endpoint.retry_ambiguous:
+            return False
+        if isinstance(exc, UnexpectedHTTPStatus):
+            return exc.status >= 500 or exc.status == 429
+        return isinstance(exc, (OutcomeUnknown, MalformedResponse))
+
+
+def _error_code(fields: Mapping[str, object]) -> int | None:
+    code = fields.get("pg_error_code")
+    return int(code) if isinstance(code, str) and code.isdigit() else None
+
+
+async def _read_body(response: ClientResponse, limit: int) -> bytes:
+    length = response.content_length
+    if length is not None:
+        if length > limit:
+            raise MalformedResponse(f"answer of {length} bytes exceeds {limit}", raw=b"")
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            raise MalformedResponse(f"answer exceeds {limit} bytes", raw=b"".join(chunks)[:4096])
+    return b"".join(chunks)
+
+
+class Requestor:
+    """Sends calls for one merchant; holds everything that is computed once per client."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: str,
+        keys: Mapping[KeyKind, str],
+        base_url: URL,
+        timeout: aiohttp.ClientTimeout,
+        retry: RetryPolicy,
+        verify_responses: bool,
+        max_response_bytes: int,
+        middlewares: Sequence[ClientMiddlewareType],
+    ) -> None:
+        self.merchant_id = merchant_id
+        self._keys = keys
+        self._base_url = base_url
+        self._timeout = timeout
+        self._retry = retry
+        self._verify = verify_responses
+        self._max_bytes = max_response_bytes
+        self._middlewares = tuple(middlewares)
+        self._urls: dict[str, URL] = {}
+        self._stop = stop_after_attempt(retry.attempts) | stop_after_delay(retry.deadline)
+        # Full jitter: a random wait up to initial_wait * 2**n, capped at max_wait.
+        self._wait = wait_random_exponential(multiplier=retry.initial_wait, max=retry.max_wait)
+
+    def url_for(self, endpoint: Endpoint) -> URL:
+        url = self._urls.get(endpoint.path)
+        if url is None:
+            path = endpoint.path.replace("{merchant_id}", self.merchant_id)
+            url = self._urls[endpoint.path] = self._base_url / path
+        return url
+
+    def prepare(
+        self, endpoint: Endpoint, params: Params, *, idempotency_key: str | None = None
+    ) -> _Call:
+        """Validate and fix everything about a call before its first attempt."""
+        if idempotency_key is not None:
+            if not endpoint.idempotency:
+                raise ValidationError(
+                    "pg_idempotency_key", f"{endpoint.path} does not accept an idempotency key"
+                )
+            if not 0 < len(idempotency_key) <= 255:
+                raise ValidationError("pg_idempotency_key", "must be 1 to 255 characters")
+        elif endpoint.idempotency:
+            order_id = params.get("pg_order_id")
+            idempotency_key = str(
+                uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{self.merchant_id}:{endpoint.name}:{order_id}")
+                if isinstance(order_id, str) and order_id
+                else uuid.uuid4()
+            )
+        return _Call(
+            endpoint,
+            self.url_for(endpoint),
+            params,
+            merchant_id=self.merchant_id,
+            secret=self._keys[endpoint.key],
+            idempotency_key=idempotency_key,
+        )
+
+    async def send(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+        """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows."""
+        retrying = AsyncRetrying(
+            stop=self._stop,
+            wait=self._wait,
+            retry=retry_if_exception(call.may_retry),
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        return await retrying(self._attempt, session, call)
+
+    async def _attempt(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+        call.attempts += 1
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            response = await self._exchange(session, call)
+            outcome = f"status={response.status}"
+            return response
+        except GatewayError as exc:
+            outcome = f"{type(exc).__name__} code={exc.code}"
+            raise
+        except FreedomPayError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
+                    call.endpoint.path,
+                    call.order_id,
+                    call.attempts,
+                    (time.perf_counter() - started) * 1000,
+                    outcome,
+                )
+
+    async def _exchange(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+        path = call.endpoint.path
+        try:
+            async with session.post(
+                call.url,
+                headers=_FORM_HEADERS,
+                timeout=self._timeout,
+                middlewares=(*self._middlewares, call.sign),
+            ) as response:
+                status = response.status
+                body = await _read_body(response, self._max_bytes)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # Raised while obtaining a connection, before any byte of the request was written.
+            raise RequestNotSent(
+                f"not sent: {type(exc).__name__}", endpoint=path, order_id=call.order_id
+            ) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise OutcomeUnknown(
+                f"no answer after sending ({type(exc).__name__})",
+                endpoint=path,
+                order_id=call.order_id,
+            ) from exc
+        except MalformedResponse as exc:
+            raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
+        return self._decode(call, status, body)
+
+    def _decode(self, call: _Call, status: int, body: bytes) -> GatewayResponse:
+        path = call.endpoint.path
+        if status != 200:
+            raise UnexpectedHTTPStatus(status, raw=body, endpoint=path)
+        try:
+            document = parse_xml(body, max_bytes=self._max_bytes)
+        except ProtocolError as exc:
+            raise MalformedResponse(str(exc), raw=body, endpoint=path) from None
+        fields = document.fields
+        is_error = fields.get("pg_status") == "error"
+        code = _error_code(fields)
+        signed = document.signature is not None
+        if not signed:
+            # The one documented unsigned answer: the gateway could not identify the merchant.
+            if is_error and code in UnknownMerchant.codes:
+                raise UnknownMerchant(
+                    code,
+                    str(fields.get("pg_error_description", "")),
+                    raw=body,
+                    fields=fields,
+                    endpoint=path,
+                )
+            if self._verify:
+                raise UnsignedResponse("answer carries no pg_sig", raw=body, endpoint=path)
+        elif self._verify and not verify_document(call.endpoint.script, document, call.secret):
+            raise SignatureMismatch(
+                f"pg_sig does not verify with script {call.endpoint.script!r} and the "
+                f"{call.endpoint.key} key",
+                raw=body,
+                endpoint=path,
+            )
+        if is_error and not call.endpoint.status_is_outcome:
+            raise GatewayError.class_for(code)(
+                code,
+                str(fields.get("pg_error_description", "")),
+                raw=body,
+                fields=fields,
+                endpoint=path,
+            )
+        return GatewayResponse(path, document.root, fields, body, signed=signed)
