@@ -22,6 +22,7 @@ import anyio
 from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
@@ -186,9 +187,12 @@ class Requestor:
         self._max_bytes = max_response_bytes
         self._middlewares = tuple(middlewares)
         self._urls: dict[str, URL] = {}
-        self._stop = stop_after_attempt(retry.attempts) | stop_after_delay(retry.deadline)
-        # Full jitter: a random wait up to initial_wait * 2**n, capped at max_wait.
-        self._wait = wait_random_exponential(multiplier=retry.initial_wait, max=retry.max_wait)
+        # Full jitter: a random wait up to initial_wait * 2**(n-1) before attempt n+1, capped at
+        # max_wait. Tenacity only runs attempts 2.., so its n-th wait is the policy's (n+1)-th.
+        self._first_wait = wait_random_exponential(
+            multiplier=retry.initial_wait, max=retry.max_wait
+        )
+        self._wait = wait_random_exponential(multiplier=retry.initial_wait * 2, max=retry.max_wait)
 
     def url_for(self, endpoint: Endpoint) -> URL:
         url = self._urls.get(endpoint.path)
@@ -225,15 +229,34 @@ class Requestor:
         )
 
     async def send(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
-        """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows."""
+        """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows.
+
+        The first attempt runs directly: tenacity costs tens of microseconds per use, and the
+        common case (the first attempt answers) should not pay for machinery it never needs.
+        Tenacity takes over once an attempt failed in a way that may be retried, with the
+        policy's bounds counted from the first attempt.
+        """
+        started = time.monotonic()
+        try:
+            return await self._attempt(session, call)
+        except FreedomPayError as exc:
+            if self._retry.attempts == 1 or not call.may_retry(exc):
+                raise
+        remaining = self._retry.deadline - (time.monotonic() - started)
         retrying = AsyncRetrying(
-            stop=self._stop,
+            stop=stop_after_attempt(self._retry.attempts - 1) | stop_after_delay(max(remaining, 0)),
             wait=self._wait,
             retry=retry_if_exception(call.may_retry),
+            before=self._back_off,
             sleep=anyio.sleep,
             reraise=True,
         )
         return await retrying(self._attempt, session, call)
+
+    async def _back_off(self, state: RetryCallState) -> None:
+        """Before tenacity's first attempt (the call's second): the policy's first wait."""
+        if state.attempt_number == 1:
+            await anyio.sleep(self._first_wait(state))
 
     async def _attempt(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
         call.attempts += 1

@@ -11,6 +11,7 @@ form encoding both consume it, so what is signed is by construction what is sent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -111,9 +112,17 @@ def _flatten_into(
             out.append((sig_name, form_name, to_text(value, form_name)))
 
 
+# Characters quote_plus leaves alone; most values (ids, amounts, hex) consist only of these.
+_FORM_SAFE = re.compile(r"[A-Za-z0-9_.\-~]*").fullmatch
+
+
+def _form_quote(text: str) -> str:
+    return text if _FORM_SAFE(text) else quote_plus(text)
+
+
 def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
     """``application/x-www-form-urlencoded`` body of (form name, value) pairs, in order."""
-    return "&".join(f"{quote_plus(name)}={quote_plus(value)}" for name, value in fields).encode(
+    return "&".join(f"{_form_quote(name)}={_form_quote(value)}" for name, value in fields).encode(
         "ascii"
     )
 
