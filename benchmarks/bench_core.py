@@ -68,9 +68,7 @@ def micro() -> dict[str, float]:
     cases: dict[str, Callable[[], object]] = {
         "sign": lambda: signing.sign("p2p2nonreg", full, KEY),
         "encode": lambda: encode_form((f, v) for _, f, v in flatten(full)),
-        "decode+verify": lambda: signing.verify_document(
-            "p2p2nonreg", parse_xml(ANSWER), KEY
-        ),
+        "decode+verify": lambda: signing.verify_document("p2p2nonreg", parse_xml(ANSWER), KEY),
         "verify only": lambda: signing.verify_document("p2p2nonreg", document, KEY),
     }
     results = {}
@@ -178,7 +176,9 @@ def main() -> None:
     try:
         url = f"http://127.0.0.1:{port}"
         asyncio.run(_wait_ready(url))
-        rounds = [asyncio.run(run_round(url, args.calls, args.concurrency)) for _ in range(args.rounds)]
+        rounds = [
+            asyncio.run(run_round(url, args.calls, args.concurrency)) for _ in range(args.rounds)
+        ]
     finally:
         server.terminate()
         server.join()

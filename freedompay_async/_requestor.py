@@ -33,6 +33,7 @@ from yarl import URL
 from ._endpoints import Endpoint, KeyKind
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
+    ConfigurationError,
     FreedomPayError,
     GatewayError,
     MalformedResponse,
@@ -69,6 +70,7 @@ class _Call:
     __slots__ = (
         "_encoded_params",
         "_named_params",
+        "_signed_attempt",
         "_tail_position",
         "attempts",
         "endpoint",
@@ -101,6 +103,7 @@ class _Call:
         self.order_id = order_id if isinstance(order_id, str) else None
         self.idempotency_key = idempotency_key
         self.attempts = 0
+        self._signed_attempt = 0
         self._named_params = [(sig_name, value) for sig_name, _, value in fields]
         self._encoded_params = encode_form((form, value) for _, form, value in fields)
         self._tail_position = len(params)
@@ -127,7 +130,17 @@ class _Call:
         return self._encoded_params + b"&" + encoded_tail
 
     async def sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        """aiohttp client middleware: sign this attempt with a fresh salt."""
+        """aiohttp client middleware: sign this attempt with a fresh salt.
+
+        An outer middleware that retries by calling its handler again would re-send the request
+        behind the client's back; for money movement that is refused.
+        """
+        if self._signed_attempt == self.attempts and not self.endpoint.retry_ambiguous:
+            raise ConfigurationError(
+                f"a client middleware tried to re-send {self.endpoint.path} (order "
+                f"{self.order_id}); money movement is only re-sent by the client's own rules"
+            )
+        self._signed_attempt = self.attempts
         await request.update_body(self.signed_body(new_salt()))
         return await handler(request)
 

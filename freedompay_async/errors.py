@@ -132,7 +132,7 @@ class GatewayError(FreedomPayError):
 
     ``code`` is ``pg_error_code`` (``None`` when the gateway gave none), ``description`` its
     ``pg_error_description``, ``fields`` the decoded answer and ``raw`` the body as received.
-    Use :meth:`from_answer` to get the subclass matching the code.
+    :meth:`class_for` gives the subclass matching a code.
     """
 
     codes: ClassVar[frozenset[int]] = frozenset()

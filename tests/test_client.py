@@ -485,3 +485,24 @@ def test_region_hosts() -> None:
         == "https://test-api.freedompay.kg"
     )
     assert "sekret-value" not in repr(FreedomPayClient(1, "sekret-value"))
+
+
+async def test_an_outer_retrying_middleware_cannot_resend_a_payout(
+    gateway: ScriptedGateway,
+) -> None:
+    async def retry_twice(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        response = await handler(request)
+        response.release()
+        return await handler(request)
+
+    async with FreedomPayClient(
+        MERCHANT, PAYOUT_KEY, base_url=gateway.url, middlewares=[retry_twice]
+    ) as fp:
+        with pytest.raises(ConfigurationError, match="re-send"):
+            await fp.request("g2g/p2p2nonreg", PAYOUT)
+        assert len(gateway.requests) == 1
+        # A read may be repeated by whoever likes.
+        await fp.request("g2g/payout_status2", {"pg_order_id": "order-1"})
+        assert len(gateway.requests) == 3

@@ -1,0 +1,47 @@
+"""Developer sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON_FILES = ["freedompay_async", "tests", "benchmarks", "noxfile.py"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (unit, property and loopback tests against the emulator)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *PYTHON_FILES)
+    session.run("ruff", "format", "--check", *PYTHON_FILES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, tests and benchmarks."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Full benchmarks; figures go into the issue notes."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench_core.py", *session.posargs)
+
+
+@nox.session(name="bench_smoke")
+def bench_smoke(session: nox.Session) -> None:
+    """A few seconds of every benchmark, so CI notices when one breaks."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench_core.py", "--calls", "300", "--rounds", "1")
