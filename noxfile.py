@@ -38,6 +38,7 @@ def bench(session: nox.Session) -> None:
     """Full benchmarks; figures go into the issue notes."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_core.py", *session.posargs)
+    session.run("python", "benchmarks/bench_emulator.py")
 
 
 @nox.session(name="bench_smoke")
@@ -45,3 +46,4 @@ def bench_smoke(session: nox.Session) -> None:
     """A few seconds of every benchmark, so CI notices when one breaks."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_core.py", "--calls", "300", "--rounds", "1")
+    session.run("python", "benchmarks/bench_emulator.py", "--seconds", "1")

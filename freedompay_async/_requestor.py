@@ -353,7 +353,9 @@ class Requestor:
                 raw=body,
                 endpoint=path,
             )
-        if is_error and not call.endpoint.status_is_outcome:
+        # Where pg_status describes the transaction (payout_status v1), "error" is a result;
+        # an error code says the request itself failed (e.g. 11068, payment not found).
+        if is_error and (not call.endpoint.status_is_outcome or code):
             raise GatewayError.class_for(code)(
                 code,
                 str(fields.get("pg_error_description", "")),

@@ -187,9 +187,11 @@ class FreedomPayClient:
         :class:`~freedompay_async.errors.OutcomeUnknown` and
         :class:`~freedompay_async.errors.ProtocolError` subclasses for failed exchanges.
         """
-        endpoint = endpoint_for_path(path)
+        relative = path.lstrip("/").replace(
+            f"merchant/{self.merchant_id}/", "merchant/{merchant_id}/", 1
+        )
+        endpoint = endpoint_for_path(relative)
         if endpoint is None:
-            relative = path.lstrip("/")
             endpoint = Endpoint(
                 relative,
                 relative,

@@ -30,7 +30,7 @@ from freedompay_async import (
     signing,
 )
 from freedompay_async._wire import parse_form
-from freedompay_async.errors import GatewayOutcomeUnknown, InvalidParameter
+from freedompay_async.errors import GatewayOutcomeUnknown, InvalidParameter, TransactionNotFound
 
 pytestmark = pytest.mark.anyio
 
@@ -377,6 +377,14 @@ async def test_payout_status_v1_error_is_an_outcome_not_an_exception(
     )
     answer = await client.request("g2g/payout_status", {"pg_order_id": "order-1"})
     assert answer.status == "error"
+    gateway.handler = lambda request, params: _async(
+        gateway.answer(
+            request,
+            {"pg_status": "error", "pg_error_code": "11068", "pg_error_description": "Not found"},
+        )
+    )
+    with pytest.raises(TransactionNotFound):
+        await client.request("g2g/payout_status", {"pg_order_id": "order-2"})
 
 
 @pytest.mark.parametrize(
@@ -459,6 +467,9 @@ async def test_merchant_id_in_path_is_filled_in(
     await client.request("v1/merchant/{merchant_id}/card/pay", {"pg_payment_id": "1"})
     assert gateway.requests[0][0] == f"/v1/merchant/{MERCHANT}/card/pay"
     assert signing.verify("pay", gateway.params(), PAYMENT_KEY)
+    # The concrete path is the same declared endpoint: card init keeps its idempotency key.
+    await client.request(f"/v1/merchant/{MERCHANT}/card/init", {"pg_order_id": "c-1"})
+    assert "pg_idempotency_key" in gateway.params()
 
 
 @pytest.mark.parametrize(

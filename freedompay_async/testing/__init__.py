@@ -1,0 +1,39 @@
+"""A stateful FreedomPay gateway emulator for tests: payouts, balance, notifications, faults.
+
+Run it in-process (:class:`Emulator`), through the pytest plugin
+(``freedompay_async.testing.pytest_plugin``: ``freedompay_emulator`` / ``freedompay_client``
+fixtures) or standalone (``python -m freedompay_async.testing``). It signs and checks exactly as
+the client does (it reuses :mod:`freedompay_async.signing`), so a test against it exercises the
+real wire format.
+"""
+
+from __future__ import annotations
+
+from ._emulator import Emulator
+from ._faults import Fault, FaultKind, FaultPlan, FaultRecord
+from ._gateway import SERVED_PATHS, EmulatorSettings, ErrorCode
+from ._notifier import GATEWAY_RETRY_DELAYS, TEST_RETRY_DELAYS, Delivery
+from ._rules import TEST_CARD_RULES, Outcome, Rule, RuleBook
+from ._state import CardToken, Payment, Payout, PayoutStatus
+
+__all__ = [
+    "GATEWAY_RETRY_DELAYS",
+    "SERVED_PATHS",
+    "TEST_CARD_RULES",
+    "TEST_RETRY_DELAYS",
+    "CardToken",
+    "Delivery",
+    "Emulator",
+    "EmulatorSettings",
+    "ErrorCode",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "FaultRecord",
+    "Outcome",
+    "Payment",
+    "Payout",
+    "PayoutStatus",
+    "Rule",
+    "RuleBook",
+]

@@ -1,0 +1,133 @@
+"""The aiohttp.web application: reads forms, applies programmed faults, writes signed XML.
+
+One catch-all route looks the path up in the gateway's route table, so per-request work is a
+dict lookup, a form parse, the signature check and the answer's signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from .._wire import parse_form, render_xml
+from ..signing import sign_xml
+from ._faults import Fault, FaultKind, FaultPlan
+from ._gateway import Answer, Gateway, Route
+
+__all__ = ["build_app"]
+
+_HTML_ERROR = (
+    "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center>"
+    "<hr><center>nginx</center></body></html>"
+)
+
+_GATEWAY_KEY = web.AppKey("gateway", Gateway)
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Cut the connection; aiohttp then has nowhere to write the (empty) response."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    return web.Response()
+
+
+def _xml(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/xml", charset="utf-8")
+
+
+def _render(route: Route, answer: Answer, *, key: str | None = None) -> bytes:
+    if not answer.signed:
+        return render_xml(route.root, answer.fields)
+    return sign_xml(route.endpoint.script, answer.fields, key or route.key, root=route.root)
+
+
+async def _received(request: web.Request) -> list[tuple[str, str]]:
+    """The request's fields in arrival order: query string first, then the body."""
+    query = request.rel_url.raw_query_string
+    pairs = parse_qsl(query, keep_blank_values=True) if query else []
+    if request.method == "POST":
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            pairs.extend((name, value) for name, value in form.items() if isinstance(value, str))
+        else:
+            body = await request.read()
+            pairs.extend(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return pairs
+
+
+class _Dispatcher:
+    def __init__(self, gateway: Gateway, faults: FaultPlan) -> None:
+        self.gateway = gateway
+        self.faults = faults
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        route = self.gateway.routes.get(request.match_info["path"])
+        if route is None:
+            raise web.HTTPNotFound()
+        pairs = await _received(request)
+        fields = parse_form(pairs)
+        order_id = fields.get("pg_order_id")
+        path = route.endpoint.path
+        call_number = self.gateway.state.count_call(path)
+        fault: Fault | None = None
+        for applied in self.faults.take(
+            path, order_id if isinstance(order_id, str) else None, call_number
+        ):
+            if applied.kind is FaultKind.LATENCY:
+                await asyncio.sleep(applied.delay)
+            else:
+                fault = applied
+        if fault is not None and fault.kind is FaultKind.DROP_BEFORE:
+            return _drop(request)
+        answer = self.gateway.handle(route, fields, pairs)
+        if fault is None:
+            return _xml(_render(route, answer))
+        return await _faulty(request, route, answer, fault)
+
+
+async def _faulty(
+    request: web.Request, route: Route, answer: Answer, fault: Fault
+) -> web.StreamResponse:
+    """The answer to a processed request, spoiled as ``fault`` says."""
+    kind = fault.kind
+    if kind is FaultKind.DROP_AFTER_COMMIT:
+        return _drop(request)
+    if kind is FaultKind.HTTP_ERROR:
+        return web.Response(
+            status=fault.status,
+            text=_HTML_ERROR.format(status=fault.status),
+            content_type="text/html",
+        )
+    if kind is FaultKind.SLOW_AFTER_COMMIT:
+        await asyncio.sleep(fault.delay)
+        return _xml(_render(route, answer))
+    if kind is FaultKind.MALFORMED_XML:
+        body = _render(route, answer)
+        return _xml(body[: body.rindex(b"</")])
+    if kind is FaultKind.BAD_SIGNATURE:
+        return _xml(_render(route, answer, key=route.key + "-not-the-key"))
+    assert kind is FaultKind.UNSIGNED
+    return _xml(render_xml(route.root, answer.fields))
+
+
+async def _start(app: web.Application) -> None:
+    await app[_GATEWAY_KEY].notifier.start()
+
+
+async def _stop(app: web.Application) -> None:
+    gateway = app[_GATEWAY_KEY]
+    gateway.close()
+    await gateway.notifier.close()
+
+
+def build_app(gateway: Gateway, faults: FaultPlan) -> web.Application:
+    """The application serving ``gateway``; usable with aiohttp's test utilities as well."""
+    app = web.Application()
+    app[_GATEWAY_KEY] = gateway
+    app.router.add_route("*", "/{path:.*}", _Dispatcher(gateway, faults).dispatch)
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    return app

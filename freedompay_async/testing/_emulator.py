@@ -1,0 +1,189 @@
+"""``Emulator``: the stateful gateway served on a local port, plus the handles tests need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+from freedompay_async.client import FreedomPayClient
+from freedompay_async.retry import RetryPolicy
+
+from ._app import build_app
+from ._faults import FaultPlan, FaultRecord
+from ._gateway import EmulatorSettings, Gateway
+from ._notifier import TEST_RETRY_DELAYS, Delivery, Notifier
+from ._rules import RuleBook
+from ._state import GatewayState, Payment, Payout
+
+__all__ = ["Emulator"]
+
+
+class Emulator:
+    """A FreedomPay gateway for tests, served by aiohttp on ``host:port`` (0 = a free port).
+
+    ::
+
+        async with Emulator(merchant_id="552893", secret_key=k, payout_secret_key=pk) as emu:
+            async with emu.client() as client: ...
+            assert emu.created_count("order-7") == 1
+
+    Configure outcomes with :attr:`rules`, misbehaviour with :attr:`faults`; inspect
+    :attr:`payouts`, :attr:`balance`, :attr:`notifications`. :attr:`app` is the aiohttp
+    application, for use with ``aiohttp.test_utils`` instead of :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        *,
+        merchant_id: str | int,
+        secret_key: str,
+        payout_secret_key: str | None = None,
+        balance: Decimal | int | str = Decimal("1000000.00"),
+        currency: str = "KZT",
+        api_root: str = "root",
+        notify_retry_delays: Sequence[float] = TEST_RETRY_DELAYS,
+        notify_timeout: float = 5.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.settings = EmulatorSettings(
+            merchant_id=str(merchant_id),
+            secret_key=secret_key,
+            payout_secret_key=payout_secret_key,
+            balance=balance,
+            currency=currency,
+            api_root=api_root,
+            notify_retry_delays=notify_retry_delays,
+            notify_timeout=notify_timeout,
+        )
+        self.host = host
+        self.port = port
+        self.state = GatewayState(self.settings.balance)
+        self.rules = RuleBook()
+        self.faults = FaultPlan()
+        notify_key = self.settings.payout_secret_key or self.settings.secret_key
+        self._notifier = Notifier(notify_key, self.settings.notify_retry_delays, notify_timeout)
+        self.gateway = Gateway(self.settings, self.state, self.rules, self._notifier)
+        self.app = build_app(self.gateway, self.faults)
+        self._runner: web.AppRunner | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: EmulatorSettings, *, host: str = "127.0.0.1", port: int = 0
+    ) -> Emulator:
+        """An emulator for an account described by ``settings``."""
+        return cls(**attrs.asdict(settings, recurse=False), host=host, port=port)
+
+    def __repr__(self) -> str:
+        return f"Emulator(merchant_id={self.settings.merchant_id!r}, url={self.url!r})"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and serve; ``port=0`` picks a free port (see :attr:`url`)."""
+        # handler_cancellation: a client that gives up on a held answer frees its handler.
+        runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+
+    async def close(self) -> None:
+        """Stop serving, abandon notification re-sends and ``process`` timers."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        """Base URL to give the client (``base_url=emulator.url``)."""
+        return f"http://{self.host}:{self.port}"
+
+    def client(self, **overrides: Any) -> FreedomPayClient:
+        """A client for the emulated merchant: 5 s timeout and one attempt per call unless
+        ``overrides`` (any :class:`FreedomPayClient` keyword argument) say otherwise."""
+        options: dict[str, Any] = {
+            "payout_secret_key": self.settings.payout_secret_key,
+            "base_url": self.url,
+            "timeout": aiohttp.ClientTimeout(total=5),
+            "retry": RetryPolicy(attempts=1),
+            **overrides,
+        }
+        return FreedomPayClient(self.settings.merchant_id, self.settings.secret_key, **options)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def balance(self) -> Decimal:
+        """The merchant's payout balance; payouts reduce it."""
+        return self.state.balance
+
+    @balance.setter
+    def balance(self, value: Decimal) -> None:
+        self.state.balance = value
+
+    @property
+    def payouts(self) -> Mapping[str, Payout]:
+        """Payouts by ``pg_order_id``."""
+        return self.state.payouts
+
+    @property
+    def payments(self) -> Mapping[int, Payment]:
+        """Payments created by ``init_payment.php``, by payment id."""
+        return self.state.payments
+
+    @property
+    def calls(self) -> Mapping[str, int]:
+        """How many requests each endpoint path received (faulted ones included)."""
+        return self.state.calls
+
+    def created_count(self, order_id: str) -> int:
+        """Create requests for ``order_id`` that reached processing (0: never created).
+
+        1 means created exactly once; more means the payout was sent again (and refused).
+        """
+        payout = self.state.payouts.get(order_id)
+        return 0 if payout is None else payout.create_requests
+
+    def save_card(self, user_id: str, pan: str) -> str:
+        """Save a card for ``user_id`` (as the card-saving flow would); returns its token."""
+        return self.state.save_card(user_id, pan).token
+
+    def card_id(self, token: str) -> int:
+        """The legacy numeric id (``pg_card_id_to``) of a saved card."""
+        return self.state.cards[token].card_id
+
+    @property
+    def notifications(self) -> Sequence[Delivery]:
+        """Every notification delivery attempt so far, in order."""
+        return self._notifier.deliveries
+
+    async def wait_notifications(self, timeout: float = 5.0) -> None:
+        """Wait until pending notifications are delivered or out of re-sends."""
+        await self._notifier.wait(timeout)
+
+    @property
+    def fault_records(self) -> Sequence[FaultRecord]:
+        """Every fault applied so far (same list as ``faults.records``)."""
+        return self.faults.records

@@ -1,0 +1,220 @@
+"""Fault injection: the network and gateway misbehaviour a money-safe client must survive.
+
+A :class:`Fault` selects calls by endpoint and/or order id and applies from the ``nth`` matching
+call on, for ``times`` calls (``None``: every call). Faults that corrupt the answer (5xx, bad
+XML, bad or missing signature, delayed answer, drop after commit) act *after* the request was
+processed, so the payout exists while the client sees a failure - the ambiguous case.
+``drop_before`` and ``latency`` act before processing. Every applied fault is recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = ["Fault", "FaultKind", "FaultPlan", "FaultRecord"]
+
+
+class FaultKind(enum.Enum):
+    """What goes wrong."""
+
+    LATENCY = "latency"
+    DROP_BEFORE = "drop_before"
+    DROP_AFTER_COMMIT = "drop_after_commit"
+    SLOW_AFTER_COMMIT = "slow_after_commit"
+    HTTP_ERROR = "http_error"
+    MALFORMED_XML = "malformed_xml"
+    BAD_SIGNATURE = "bad_signature"
+    UNSIGNED = "unsigned"
+
+
+def _endpoint(value: str | None) -> str | None:
+    return None if value is None else value.strip("/")
+
+
+@attrs.frozen(slots=True)
+class Fault:
+    """One programmed fault; build it with the class methods (``Fault.drop_after_commit(...)``).
+
+    ``delay`` is the added latency (``LATENCY``) or how long the answer is held
+    (``SLOW_AFTER_COMMIT``); ``status`` the HTTP status of ``HTTP_ERROR``.
+    """
+
+    kind: FaultKind
+    endpoint: str | None = attrs.field(default=None, converter=_endpoint)
+    order_id: str | None = None
+    nth: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    times: int | None = None
+    delay: float = 0.0
+    status: int = 502
+
+    @classmethod
+    def latency(
+        cls,
+        seconds: float,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Wait ``seconds`` before processing (combines with one other fault)."""
+        return cls(FaultKind.LATENCY, endpoint, order_id, nth, times, delay=seconds)
+
+    @classmethod
+    def drop_before(
+        cls,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Close the connection without processing the request (nothing is created)."""
+        return cls(FaultKind.DROP_BEFORE, endpoint, order_id, nth, times)
+
+    @classmethod
+    def drop_after_commit(
+        cls,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Process the request, then close the connection instead of answering."""
+        return cls(FaultKind.DROP_AFTER_COMMIT, endpoint, order_id, nth, times)
+
+    @classmethod
+    def slow_after_commit(
+        cls,
+        seconds: float,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Process the request, then hold the answer ``seconds`` (past the client's timeout)."""
+        return cls(FaultKind.SLOW_AFTER_COMMIT, endpoint, order_id, nth, times, delay=seconds)
+
+    @classmethod
+    def http_error(
+        cls,
+        status: int = 502,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Process the request, then answer ``status`` with an HTML page (a failing proxy)."""
+        return cls(FaultKind.HTTP_ERROR, endpoint, order_id, nth, times, status=status)
+
+    @classmethod
+    def malformed_xml(
+        cls,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Process the request, then answer with the XML cut short."""
+        return cls(FaultKind.MALFORMED_XML, endpoint, order_id, nth, times)
+
+    @classmethod
+    def bad_signature(
+        cls,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Process the request, then answer signed with the wrong key."""
+        return cls(FaultKind.BAD_SIGNATURE, endpoint, order_id, nth, times)
+
+    @classmethod
+    def unsigned(
+        cls,
+        *,
+        endpoint: str | None = None,
+        order_id: str | None = None,
+        nth: int = 1,
+        times: int | None = None,
+    ) -> Fault:
+        """Process the request, then answer without ``pg_salt`` / ``pg_sig``."""
+        return cls(FaultKind.UNSIGNED, endpoint, order_id, nth, times)
+
+    def selects(self, endpoint: str, order_id: str | None) -> bool:
+        """Whether a call to ``endpoint`` for ``order_id`` is one this fault watches."""
+        return (self.endpoint is None or self.endpoint == endpoint) and (
+            self.order_id is None or self.order_id == order_id
+        )
+
+
+@attrs.frozen(slots=True)
+class FaultRecord:
+    """A fault that was applied: where, to which order, and the endpoint's call number."""
+
+    endpoint: str
+    order_id: str | None
+    kind: FaultKind
+    call_number: int
+
+
+@attrs.define(slots=True)
+class _Armed:
+    fault: Fault
+    seen: int = 0
+    fired: int = 0
+
+
+class FaultPlan:
+    """The programmed faults (``emulator.faults``) and the log of applied ones (``records``)."""
+
+    def __init__(self) -> None:
+        self._armed: list[_Armed] = []
+        self.records: list[FaultRecord] = []
+
+    def add(self, fault: Fault) -> Fault:
+        """Arm ``fault``; its ``nth`` / ``times`` count the calls it selects from now on."""
+        self._armed.append(_Armed(fault))
+        return fault
+
+    def clear(self) -> None:
+        """Disarm every fault (the records stay)."""
+        self._armed.clear()
+
+    def take(self, endpoint: str, order_id: str | None, call_number: int) -> list[Fault]:
+        """The faults applying to this call, in arming order: any latencies plus at most one other.
+
+        Applied faults are recorded and counted; exhausted ones are disarmed.
+        """
+        if not self._armed:
+            return []
+        applied: list[Fault] = []
+        exclusive_taken = False
+        for armed in self._armed:
+            fault = armed.fault
+            if not fault.selects(endpoint, order_id):
+                continue
+            armed.seen += 1
+            if armed.seen < fault.nth:
+                continue
+            if fault.kind is not FaultKind.LATENCY:
+                # One answer-shaping fault per call; a second one that is due waits its turn.
+                if exclusive_taken:
+                    continue
+                exclusive_taken = True
+            armed.fired += 1
+            applied.append(fault)
+            self.records.append(FaultRecord(endpoint, order_id, fault.kind, call_number))
+        self._armed = [
+            armed
+            for armed in self._armed
+            if armed.fault.times is None or armed.fired < armed.fault.times
+        ]
+        return applied

@@ -1,0 +1,496 @@
+"""The emulated gateway's protocol: checks, state changes and answers, free of HTTP.
+
+:meth:`Gateway.handle` takes a received form and returns an :class:`Answer`. It runs
+synchronously, so one request's checks and state changes are atomic with respect to others.
+Check order follows the gateway's: merchant (unknown -> unsigned 9998), signature (100), the
+idempotency key, then the endpoint's fields (110 naming the field) and business rules.
+
+Choices where the documentation is silent (``shared/api/payouts.md``), made here once:
+
+* unknown order on every status endpoint: signed ``pg_status=error`` with code 11068
+  "Payment not found." (not ``pg_payment_id=0``), so a client can trust a not-found;
+* a second create with a known ``pg_order_id``: error :attr:`ErrorCode.ORDER_EXISTS`, nothing
+  is created, the payout's ``create_requests`` goes up;
+* insufficient balance: error :attr:`ErrorCode.INSUFFICIENT_BALANCE`, nothing is created;
+* an idempotency key reused with other parameters: :attr:`ErrorCode.IDEMPOTENCY_CONFLICT`;
+* a failed payout's status answer carries no error code (none is documented); the
+  notification does carry ``pg_error_code`` / ``pg_error_description``;
+* a payout's amount leaves the balance when it is accepted (``ok`` or ``process``) and comes
+  back if a ``process`` payout ends in ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeAlias
+
+import attrs
+
+from .._endpoints import Endpoint, endpoint_for_path
+from .._masking import mask_pan
+from ..signing import verify
+from ._notifier import TEST_RETRY_DELAYS, Notifier
+from ._rules import RuleBook
+from ._state import GatewayState, Payment, Payout, PayoutStatus, now_text
+
+__all__ = ["SERVED_PATHS", "Answer", "EmulatorSettings", "ErrorCode", "Gateway", "Route"]
+
+_CENT = Decimal("0.01")
+_MAX_AMOUNT = Decimal("99999999")
+
+
+class ErrorCode(enum.IntEnum):
+    """Error codes the emulator answers with.
+
+    The first four are documented; the last three are the emulator's own (the gateway's codes
+    for these cases are not published), chosen outside every documented code.
+    """
+
+    BAD_SIGNATURE = 100
+    INVALID_PARAMETER = 110
+    UNKNOWN_MERCHANT = 9998
+    PAYMENT_NOT_FOUND = 11068
+    ORDER_EXISTS = 10101
+    INSUFFICIENT_BALANCE = 10102
+    IDEMPOTENCY_CONFLICT = 10103
+
+
+def _decimal(value: Decimal | int | str) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(value)
+
+
+def _delays(value: Iterable[float]) -> tuple[float, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(slots=True)
+class EmulatorSettings:
+    """The emulated merchant account. Keys never appear in reprs.
+
+    ``payout_secret_key`` defaults to ``secret_key`` (a merchant with one key). ``api_root`` is
+    the answer root of the Merchant API (``api/*``) scripts: the docs show ``root`` there and
+    ``response`` everywhere else.
+    """
+
+    merchant_id: str = attrs.field(converter=str)
+    secret_key: str = attrs.field(repr=False)
+    payout_secret_key: str | None = attrs.field(default=None, repr=False)
+    balance: Decimal = attrs.field(default=Decimal("1000000.00"), converter=_decimal)
+    currency: str = "KZT"
+    api_root: str = "root"
+    notify_retry_delays: tuple[float, ...] = attrs.field(
+        default=TEST_RETRY_DELAYS, converter=_delays
+    )
+    notify_timeout: float = 5.0
+
+    def key(self, endpoint: Endpoint) -> str:
+        """The secret key that signs ``endpoint``."""
+        if endpoint.key == "payout" and self.payout_secret_key is not None:
+            return self.payout_secret_key
+        return self.secret_key
+
+
+@attrs.frozen(slots=True)
+class Answer:
+    """Answer fields without ``pg_salt`` / ``pg_sig``; ``signed=False`` only for 9998."""
+
+    fields: dict[str, str]
+    signed: bool = True
+
+
+class _Refused(Exception):
+    """Control flow: the request is refused with ``answer``."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.fields.get("pg_error_description", ""))
+        self.answer = answer
+
+
+def _error(code: ErrorCode | int, description: str, **extra: str) -> Answer:
+    fields = {"pg_status": "error", "pg_error_code": str(int(code))}
+    fields["pg_error_description"] = description
+    fields.update(extra)
+    return Answer(fields)
+
+
+def _refuse(code: ErrorCode | int, description: str) -> _Refused:
+    return _Refused(_error(code, description))
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(_CENT), "f")
+
+
+Fields: TypeAlias = Mapping[str, Any]
+#: What makes two requests "the same parameters": the path and the fields but salt and sig.
+_Fingerprint: TypeAlias = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _required(fields: Fields, name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value:
+        raise _refuse(ErrorCode.INVALID_PARAMETER, f"Missing required parameter {name}")
+    return value
+
+
+def _amount(fields: Fields) -> Decimal:
+    text = _required(fields, "pg_amount")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if (
+        not amount.is_finite()
+        or not _CENT <= amount <= _MAX_AMOUNT
+        or amount != amount.quantize(_CENT)
+    ):
+        raise _refuse(
+            ErrorCode.INVALID_PARAMETER,
+            "Invalid parameter pg_amount: expected 0.01 to 99999999 with at most 2 decimals",
+        )
+    return amount
+
+
+@attrs.frozen(slots=True)
+class Route:
+    """A served script: its endpoint entry, signing key, answer root and handler."""
+
+    endpoint: Endpoint
+    key: str = attrs.field(repr=False)
+    root: str
+    handler: Callable[[Fields], Answer]
+
+
+#: The scripts served, by path. ``g2g/to_iban`` and ``init_payment.php`` are extras: the
+#: latter is the one served script that honours ``pg_idempotency_key``.
+SERVED_PATHS: tuple[str, ...] = (
+    "g2g/p2p2nonreg",
+    "g2g/reg2reg",
+    "g2g/to_iban",
+    "g2g/payout_status",
+    "g2g/payout_status2",
+    "g2g/balance_status",
+    "api/reg2reg",
+    "api/payment_status2",
+    "api/balance_status",
+    "init_payment.php",
+)
+
+
+class Gateway:
+    """The protocol logic behind every served script."""
+
+    def __init__(
+        self, settings: EmulatorSettings, state: GatewayState, rules: RuleBook, notifier: Notifier
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.rules = rules
+        self.notifier = notifier
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._idempotency: dict[str, tuple[_Fingerprint, Answer]] = {}
+        handlers: dict[str, Callable[[Fields], Answer]] = {
+            "g2g/p2p2nonreg": self._to_card,
+            "g2g/reg2reg": self._to_token_gateway,
+            "g2g/to_iban": self._to_iban,
+            "g2g/payout_status": self._status_v1,
+            "g2g/payout_status2": self._status_v2,
+            "g2g/balance_status": self._balance,
+            "api/reg2reg": self._to_token_merchant,
+            "api/payment_status2": self._status_v2,
+            "api/balance_status": self._balance,
+            "init_payment.php": self._init_payment,
+        }
+        self.routes: dict[str, Route] = {}
+        for path in SERVED_PATHS:
+            endpoint = endpoint_for_path(path)
+            assert endpoint is not None, f"{path} missing from the endpoint table"
+            root = settings.api_root if path.startswith("api/") else "response"
+            self.routes[path] = Route(endpoint, settings.key(endpoint), root, handlers[path])
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def handle(self, route: Route, fields: Fields, pairs: Iterable[tuple[str, str]]) -> Answer:
+        """Check and execute one request; ``fields`` is ``pairs`` parsed PHP-style."""
+        if fields.get("pg_merchant_id") != self.settings.merchant_id:
+            return Answer(
+                _error(ErrorCode.UNKNOWN_MERCHANT, "Merchant is not identified").fields,
+                signed=False,
+            )
+        if not verify(route.endpoint.script, fields, route.key):
+            return _error(ErrorCode.BAD_SIGNATURE, "Invalid signature (pg_sig)")
+        key = fields.get("pg_idempotency_key") if route.endpoint.idempotency else None
+        if not isinstance(key, str) or not key:
+            return self._run(route, fields)
+        fingerprint = (
+            route.endpoint.path,
+            tuple(sorted(pair for pair in pairs if pair[0] not in _UNSIGNED)),
+        )
+        remembered = self._idempotency.get(key)
+        if remembered is not None:
+            if remembered[0] == fingerprint:
+                return remembered[1]
+            return _error(
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                "pg_idempotency_key was already used with other parameters",
+            )
+        answer = self._run(route, fields)
+        self._idempotency[key] = (fingerprint, answer)
+        return answer
+
+    def _run(self, route: Route, fields: Fields) -> Answer:
+        try:
+            return route.handler(fields)
+        except _Refused as refused:
+            return refused.answer
+
+    def close(self) -> None:
+        """Stop the timers of ``process`` payouts (the emulator is shutting down)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    # -- payouts -----------------------------------------------------------------------------
+
+    def _to_card(self, fields: Fields) -> Answer:
+        order_id, amount, post_link = self._payout_basics(fields)
+        pan = _required(fields, "pg_payment_to")
+        if not (pan.isdigit() and 13 <= len(pan) <= 20):
+            raise _refuse(ErrorCode.INVALID_PARAMETER, "Invalid parameter pg_payment_to")
+        payout = self._create("g2g/p2p2nonreg", order_id, amount, post_link, fields, card=pan)
+        return self._created(payout)
+
+    def _to_token_gateway(self, fields: Fields) -> Answer:
+        return self._to_token("g2g/reg2reg", fields)
+
+    def _to_token_merchant(self, fields: Fields) -> Answer:
+        return self._to_token("api/reg2reg", fields)
+
+    def _to_token(self, path: str, fields: Fields) -> Answer:
+        order_id, amount, post_link = self._payout_basics(fields)
+        user_id = _required(fields, "pg_user_id")
+        _required(fields, "pg_order_time_limit")
+        token, card_id = fields.get("pg_card_token_to"), fields.get("pg_card_id_to")
+        if not token and not card_id:
+            raise _refuse(
+                ErrorCode.INVALID_PARAMETER, "Missing required parameter pg_card_token_to"
+            )
+        card = self.state.find_card(
+            user_id,
+            token if isinstance(token, str) and token else None,
+            card_id if isinstance(card_id, str) else None,
+        )
+        if card is None:
+            name = "pg_card_token_to" if token else "pg_card_id_to"
+            raise _refuse(
+                ErrorCode.INVALID_PARAMETER,
+                f"Invalid parameter {name}: no such card for pg_user_id",
+            )
+        payout = self._create(path, order_id, amount, post_link, fields, card=card.pan)
+        payout.card_token, payout.user_id = card.token, user_id
+        answer = self._created(payout)
+        if path.startswith("g2g/"):
+            answer.fields["pg_card_token"] = card.token
+            answer.fields.setdefault("pg_error_code", "0")
+            answer.fields.setdefault("pg_error_description", "")
+        else:
+            answer.fields["pg_card_id"] = str(card.card_id)
+        return answer
+
+    def _to_iban(self, fields: Fields) -> Answer:
+        order_id, amount, post_link = self._payout_basics(fields)
+        for name in _IBAN_FIELDS:
+            _required(fields, name)
+        return self._created(self._create("g2g/to_iban", order_id, amount, post_link, fields))
+
+    def _payout_basics(self, fields: Fields) -> tuple[str, Decimal, str]:
+        order_id = _required(fields, "pg_order_id")
+        amount = _amount(fields)
+        _required(fields, "pg_description")
+        return order_id, amount, _required(fields, "pg_post_link")
+
+    def _create(
+        self,
+        path: str,
+        order_id: str,
+        amount: Decimal,
+        post_link: str,
+        fields: Fields,
+        *,
+        card: str | None = None,
+    ) -> Payout:
+        state = self.state
+        existing = state.payouts.get(order_id)
+        if existing is not None:
+            existing.create_requests += 1
+            raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
+        rule = self.rules.resolve(order_id, amount, card)
+        if rule.outcome != "error" and amount > state.balance:
+            raise _refuse(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance for the payout")
+        currency = fields.get("pg_currency")
+        payout = Payout(
+            order_id,
+            state.next_payment_id(),
+            path,
+            amount,
+            currency if isinstance(currency, str) and currency else self.settings.currency,
+            "process",
+            rule,
+            post_link,
+            card_hash=None if card is None else mask_pan(card),  # stored masked
+        )
+        state.payouts[order_id] = payout
+        if rule.outcome == "error":
+            self._finish(payout, "error")
+            return payout
+        state.balance -= amount
+        if rule.outcome == "ok":
+            self._finish(payout, "success")
+        elif rule.seconds is not None:
+            loop = asyncio.get_running_loop()
+            self._timers[order_id] = loop.call_later(rule.seconds, self._settle, payout)
+        return payout
+
+    def _created(self, payout: Payout) -> Answer:
+        common = {
+            "pg_payment_id": str(payout.payment_id),
+            "pg_merchant_id": self.settings.merchant_id,
+            "pg_order_id": payout.order_id,
+        }
+        if payout.status == "error":
+            return _error(payout.error_code or 0, payout.error_description, **common)
+        fields = {"pg_status": "ok" if payout.status == "success" else "process", **common}
+        fields["pg_balance"] = _money(self.state.balance)
+        fields["pg_payment_amount"] = _money(payout.amount)
+        fields["pg_payment_date"] = payout.created_at
+        fields["pg_reference"] = str(payout.payment_id)
+        if payout.card_hash is not None:
+            fields["pg_card_hash"] = payout.card_hash
+        fields["pg_datetime"] = now_text()
+        return Answer(fields)
+
+    def _settle(self, payout: Payout) -> None:
+        """A ``process`` payout reaches its rule's final state."""
+        if payout.status != "process":
+            return
+        timer = self._timers.pop(payout.order_id, None)
+        if timer is not None:
+            timer.cancel()
+        if payout.rule.then == "error":
+            self.state.balance += payout.amount
+        self._finish(payout, "success" if payout.rule.then == "ok" else "error")
+
+    def _finish(self, payout: Payout, status: PayoutStatus) -> None:
+        payout.status = status
+        payout.finished_at = now_text()
+        notice = {
+            "pg_payment_id": str(payout.payment_id),
+            "pg_merchant_id": self.settings.merchant_id,
+            "pg_order_id": payout.order_id,
+            "pg_status": "ok" if status == "success" else "error",
+        }
+        if payout.card_hash is not None:
+            notice["pg_card_hash"] = payout.card_hash
+        notice["pg_balance"] = _money(self.state.balance)
+        notice["pg_payment_amount"] = _money(payout.amount)
+        notice["pg_payment_date"] = payout.finished_at
+        if status == "error":
+            payout.error_code = payout.rule.error_code
+            payout.error_description = payout.rule.description
+            notice["pg_error_code"] = str(payout.error_code)
+            notice["pg_error_description"] = payout.error_description
+        self.notifier.send(payout.post_link, payout.order_id, notice)
+
+    # -- status and balance ------------------------------------------------------------------
+
+    def _polled(self, fields: Fields) -> tuple[Payout, PayoutStatus]:
+        """The payout asked about and its state as this poll sees it (counts the poll)."""
+        order_id = _required(fields, "pg_order_id")
+        payout = self.state.payouts.get(order_id)
+        payment_id = fields.get("pg_payment_id")
+        if payout is None or (payment_id and payment_id != str(payout.payment_id)):
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        status = payout.status
+        if status == "process":
+            payout.polls += 1
+            if payout.rule.polls is not None and payout.polls >= payout.rule.polls:
+                self._settle(payout)
+        return payout, status
+
+    def _status_v1(self, fields: Fields) -> Answer:
+        payout, status = self._polled(fields)
+        return Answer(
+            {
+                "pg_status": status,
+                "pg_payment_id": str(payout.payment_id),
+                "pg_merchant_id": self.settings.merchant_id,
+                "pg_order_id": payout.order_id,
+                "pg_amount": _money(payout.amount),
+                "pg_datetime": now_text(),
+            }
+        )
+
+    def _status_v2(self, fields: Fields) -> Answer:
+        payout, status = self._polled(fields)
+        return Answer(
+            {
+                "pg_status": "ok",
+                "pg_payment_status": status,
+                "pg_payment_id": str(payout.payment_id),
+                "pg_merchant_id": self.settings.merchant_id,
+                "pg_order_id": payout.order_id,
+                "pg_amount": _money(payout.amount),
+                "pg_net_amount": _money(payout.amount),
+                "pg_datetime": now_text(),
+            }
+        )
+
+    def _balance(self, fields: Fields) -> Answer:
+        currency = fields.get("pg_currency")
+        return Answer(
+            {
+                "pg_status": "ok",
+                "pg_balance": _money(self.state.balance),
+                "pg_currency": currency
+                if isinstance(currency, str) and currency
+                else self.settings.currency,
+            }
+        )
+
+    # -- payments ----------------------------------------------------------------------------
+
+    def _init_payment(self, fields: Fields) -> Answer:
+        amount = _amount(fields)
+        description = _required(fields, "pg_description")
+        order_id = fields.get("pg_order_id")
+        payment = Payment(
+            self.state.next_payment_id(),
+            order_id if isinstance(order_id, str) else "",
+            amount,
+            description,
+        )
+        self.state.payments[payment.payment_id] = payment
+        return Answer(
+            {
+                "pg_status": "ok",
+                "pg_payment_id": str(payment.payment_id),
+                "pg_redirect_url": "https://customer.freedompay.kz/pay.html?customer="
+                + secrets.token_hex(16),
+                "pg_redirect_url_type": "need data",
+            }
+        )
+
+
+_UNSIGNED = frozenset({"pg_salt", "pg_sig"})
+_IBAN_FIELDS = (
+    "pg_recipient_iban",
+    "pg_recipient_iin",
+    "pg_recipient_name",
+    "pg_recipient_kbe",
+    "pg_knp",
+    "pg_bank_bik",
+)

@@ -1,0 +1,116 @@
+"""Payout notifications to the merchant's ``pg_post_link``, re-sent until it answers HTTP 200.
+
+Deliveries run as background tasks so request handling never waits on the merchant's server.
+The real gateway re-sends every 30 minutes for about 2 hours (:data:`GATEWAY_RETRY_DELAYS`);
+tests use a short schedule. Every attempt is recorded as a :class:`Delivery`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+import attrs
+
+from .._wire import encode_form, parse_form
+from ..signing import new_salt, script_name, sign
+
+__all__ = ["GATEWAY_RETRY_DELAYS", "TEST_RETRY_DELAYS", "Delivery", "Notifier"]
+
+#: The gateway's documented re-send schedule for callbacks (seconds after each failed attempt).
+GATEWAY_RETRY_DELAYS: tuple[float, ...] = (1800.0, 1800.0, 1800.0, 1800.0)
+#: The emulator's default: the same number of re-sends, fast enough for a test suite.
+TEST_RETRY_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@attrs.frozen(slots=True)
+class Delivery:
+    """One attempt to deliver a notification: what was sent and what came back.
+
+    ``status`` is the merchant's HTTP status, ``None`` when no answer arrived (``error`` says
+    why). ``fields`` are the body fields, ``pg_salt`` and ``pg_sig`` included.
+    """
+
+    url: str
+    order_id: str
+    attempt: int
+    fields: Mapping[str, str]
+    status: int | None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the merchant accepted this attempt (HTTP 200)."""
+        return self.status == 200
+
+
+def signed_body(url: str, fields: Mapping[str, str], secret_key: str) -> dict[str, str]:
+    """``fields`` plus ``pg_salt`` and ``pg_sig`` for ``url``.
+
+    The signature covers the query parameters already in the URL too (they arrive as fields),
+    with the URL's last path segment as script name (``shared/API-NOTES.md`` section 4).
+    """
+    body = {**fields, "pg_salt": new_salt()}
+    received = [*parse_qsl(urlsplit(url).query, keep_blank_values=True), *body.items()]
+    body["pg_sig"] = sign(script_name(url), parse_form(received), secret_key)
+    return body
+
+
+class Notifier:
+    """Delivers signed notifications in the background; owns an aiohttp session while open."""
+
+    def __init__(self, secret_key: str, retry_delays: Sequence[float], timeout: float) -> None:
+        self._key = secret_key
+        self._delays = tuple(retry_delays)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.deliveries: list[Delivery] = []
+
+    async def start(self) -> None:
+        """Open the HTTP session (called when the application starts)."""
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
+
+    async def close(self) -> None:
+        """Abandon pending re-sends and close the session."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def send(self, url: str, order_id: str, fields: Mapping[str, str]) -> None:
+        """Start delivering ``fields`` to ``url`` without waiting for it."""
+        task = asyncio.get_running_loop().create_task(self._deliver(url, order_id, fields))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self, timeout: float = 5.0) -> None:
+        """Wait until every notification is delivered or out of re-sends (tests use this)."""
+        await asyncio.wait_for(self._drain(), timeout)
+
+    async def _drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _deliver(self, url: str, order_id: str, fields: Mapping[str, str]) -> None:
+        assert self._session is not None, "notifier used before the application started"
+        for attempt, delay in enumerate((*self._delays, None), 1):
+            body = signed_body(url, fields, self._key)
+            try:
+                async with self._session.post(
+                    url, data=encode_form(body.items()), headers=_FORM
+                ) as answer:
+                    await answer.read()
+                    record = Delivery(url, order_id, attempt, body, answer.status)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                record = Delivery(url, order_id, attempt, body, None, type(exc).__name__)
+            self.deliveries.append(record)
+            if record.delivered or delay is None:
+                return
+            await asyncio.sleep(delay)
