@@ -203,13 +203,17 @@ class _LeafCollector:
         counters = self.counters
         if len(counters) <= depth + 1:
             counters.extend([0] * (depth + 2 - len(counters)))
-        counters[depth] += 1
+        position = counters[depth] = counters[depth] + 1
         counters[depth + 1] = 0
-        if key != _SIG and not isinstance(value, dict):
+        if key == _SIG or isinstance(value, dict):
+            return key, value
+        if depth == 2:  # a direct child of the root: the usual flat answer
+            self.leaves.append((f"{key}{position:03d}", value))
+        else:
             prefix = "".join(
                 f"{path[level][0]}{counters[level + 1] + 1:03d}" for level in range(1, depth - 1)
             )
-            self.leaves.append((f"{prefix}{key}{counters[depth]:03d}", value))
+            self.leaves.append((f"{prefix}{key}{position:03d}", value))
         return key, value
 
 
