@@ -28,6 +28,15 @@ from .errors import (
     ValidationError,
 )
 from .models import GatewayResponse
+from .payouts import (
+    Balance,
+    Payout,
+    PayoutOutcomeUnknown,
+    PayoutPending,
+    PayoutPolicy,
+    Payouts,
+    PayoutState,
+)
 from .retry import RetryPolicy
 
 __version__ = "0.1.0"
@@ -37,6 +46,7 @@ __all__ = [
     "ENDPOINTS",
     "HOSTS",
     "BadSignature",
+    "Balance",
     "ConfigurationError",
     "Endpoint",
     "Environment",
@@ -48,6 +58,12 @@ __all__ = [
     "KeyKind",
     "MalformedResponse",
     "OutcomeUnknown",
+    "Payout",
+    "PayoutOutcomeUnknown",
+    "PayoutPending",
+    "PayoutPolicy",
+    "PayoutState",
+    "Payouts",
     "ProtocolError",
     "Region",
     "RequestNotSent",

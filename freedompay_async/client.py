@@ -15,6 +15,7 @@ from ._requestor import Requestor
 from ._wire import MAX_BODY_BYTES, Params
 from .errors import ConfigurationError
 from .models import GatewayResponse
+from .payouts import PayoutPolicy, Payouts
 from .retry import RetryPolicy
 
 __all__ = ["DEFAULT_TIMEOUT", "HOSTS", "Environment", "FreedomPayClient", "Region"]
@@ -69,7 +70,8 @@ class FreedomPayClient:
     is given it signs both). ``region``/``environment`` pick the documented host; ``base_url``
     overrides it (an emulator, a proxy). ``retry`` bounds re-sending of requests that certainly
     did not reach the gateway (and of reads). ``middlewares`` are extra aiohttp client
-    middlewares run around the signing one (tracing, metrics).
+    middlewares run around the signing one (tracing, metrics). ``payout_policy`` sets how
+    patiently payouts are polled and reconciled.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class FreedomPayClient:
         middlewares: Sequence[ClientMiddlewareType] = (),
         verify_responses: bool = True,
         max_response_bytes: int = MAX_BODY_BYTES,
+        payout_policy: PayoutPolicy | None = None,
     ) -> None:
         merchant = str(merchant_id)
         if isinstance(merchant_id, bool) or not merchant.isdigit():
@@ -129,6 +132,8 @@ class FreedomPayClient:
         self._session = session
         self._owns_session = session is None
         self._connection_limit = connection_limit
+        #: Payout operations: ``to_card``, ``status``, ``balance``, ``wait``.
+        self.payouts = Payouts(self, payout_policy)
 
     def __repr__(self) -> str:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"

@@ -1,0 +1,329 @@
+"""``client.payouts``: payouts as typed coroutines with money-safe reconciliation.
+
+Rules (shared/API-NOTES.md sections 3, 5, 6):
+
+* a create call is sent again only when it certainly did not reach the gateway, or when the
+  gateway says (signed) that it does not know the order - after a grace period;
+* any other ambiguous outcome is resolved by asking the status endpoint by order id; if that
+  cannot be learnt before the deadline, :class:`PayoutOutcomeUnknown` is raised;
+* ``process`` is not final: :meth:`Payouts.wait` polls with backoff until the payout is final or
+  the deadline passes (:class:`PayoutPending`, never a failure).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from . import _validation as check
+from ._endpoints import Endpoint, endpoint_for_path
+from ._masking import mask_card_numbers
+from .errors import (
+    FreedomPayError,
+    GatewayOutcomeUnknown,
+    OutcomeUnknown,
+    ProtocolError,
+    TransactionNotFound,
+)
+from .models import GatewayResponse
+
+if TYPE_CHECKING:
+    from .client import FreedomPayClient
+
+__all__ = [
+    "Balance",
+    "Payout",
+    "PayoutOutcomeUnknown",
+    "PayoutPending",
+    "PayoutPolicy",
+    "PayoutState",
+    "Payouts",
+]
+
+# Naive gateway timestamps are taken as Kazakhstan time (UTC+5, inferred: the docs give none).
+GATEWAY_TIMEZONE = timezone(timedelta(hours=5))
+
+
+class PayoutState(enum.Enum):
+    """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` keeps an unexpected word."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    PROCESS = "process"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, word: object) -> PayoutState:
+        # Create calls answer ok/error/process, status calls success/error/process.
+        if word == "ok":
+            return cls.SUCCESS
+        try:
+            return cls(word)
+        except ValueError:
+            return cls.UNKNOWN
+
+
+class PayoutOutcomeUnknown(OutcomeUnknown):
+    """The payout may or may not exist and the status endpoint could not tell before the
+    deadline. Do not create it again under another order id; ask again later."""
+
+
+class PayoutPending(FreedomPayError):
+    """The payout is still ``process`` at the deadline: pending, not failed."""
+
+    def __init__(self, order_id: str, payment_id: int | None) -> None:
+        self.order_id = order_id
+        self.payment_id = payment_id
+        super().__init__(f"payout {order_id} (payment {payment_id}) is still in process")
+
+
+def _decimal(value: object) -> Decimal | None:
+    try:
+        return Decimal(value) if isinstance(value, str) and value else None
+    except InvalidOperation:
+        return None
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else None
+
+
+def _datetime(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=GATEWAY_TIMEZONE)
+
+
+@attrs.frozen(slots=True, repr=False)
+class Payout:
+    """A payout as the gateway last reported it; ``raw`` is that answer, extra fields included."""
+
+    order_id: str
+    payment_id: int | None
+    state: PayoutState
+    amount: Decimal | None
+    balance: Decimal | None
+    card_hash: str | None
+    payment_date: datetime | None
+    error_code: int | None
+    error_description: str | None
+    raw: GatewayResponse
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (PayoutState.SUCCESS, PayoutState.ERROR)
+
+    @classmethod
+    def from_answer(cls, order_id: str, answer: GatewayResponse) -> Payout:
+        """From a create answer (``pg_status``) or a status answer (``pg_payment_status``)."""
+        fields = answer.fields
+        if "pg_payment_status" in fields:  # payout_status2: pg_status is the request's status
+            state = PayoutState.parse(fields["pg_payment_status"])
+        else:
+            state = PayoutState.parse(fields.get("pg_status"))
+        amount = fields.get("pg_payment_amount") or fields.get("pg_amount")
+        description = fields.get("pg_error_description")
+        return cls(
+            order_id=str(fields.get("pg_order_id") or order_id),
+            payment_id=_int(fields.get("pg_payment_id")),
+            state=state,
+            amount=_decimal(amount),
+            balance=_decimal(fields.get("pg_balance")),
+            card_hash=fields.get("pg_card_hash") or None,
+            payment_date=_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            error_code=_int(fields.get("pg_error_code")) or None,
+            error_description=description if isinstance(description, str) and description else None,
+            raw=answer,
+        )
+
+    def __repr__(self) -> str:
+        return mask_card_numbers(
+            f"Payout(order_id={self.order_id!r}, payment_id={self.payment_id!r}, "
+            f"state={self.state.name}, amount={self.amount!s})"
+        )
+
+
+@attrs.frozen(slots=True)
+class Balance:
+    """The merchant's payout balance."""
+
+    amount: Decimal
+    currency: str | None
+    raw: GatewayResponse = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
+class PayoutPolicy:
+    """Patience for payouts: status polling of ``process`` payouts and of ambiguous outcomes.
+
+    Polls wait a random time up to ``poll_initial * 2**n`` seconds, capped at ``poll_max``
+    (the docs ask for 1.5-2 s between calls about one payment). ``wait_deadline`` bounds waiting
+    for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous outcome, and
+    ``not_found_grace`` how long the gateway must keep saying "not found" before re-sending.
+    """
+
+    poll_initial: float = 1.0
+    poll_max: float = 30.0
+    wait_deadline: float = 300.0
+    reconcile_deadline: float = 120.0
+    not_found_grace: float = 60.0
+
+
+_AMBIGUOUS = (OutcomeUnknown, ProtocolError, GatewayOutcomeUnknown)
+
+
+def _last_payout(state: RetryCallState) -> Payout | None:
+    """What polling learnt last when it ran out of time (None if the last poll failed)."""
+    outcome = state.outcome
+    return None if outcome is None or outcome.failed else outcome.result()
+
+
+def _endpoint(path: str) -> Endpoint:
+    endpoint = endpoint_for_path(path)
+    assert endpoint is not None, path
+    return endpoint
+
+
+class Payouts:
+    """Payout operations of one client (``client.payouts``)."""
+
+    _TO_CARD = _endpoint("g2g/p2p2nonreg")
+    _STATUS = _endpoint("g2g/payout_status")
+    _STATUS2 = _endpoint("g2g/payout_status2")
+    _BALANCE = _endpoint("g2g/balance_status")
+
+    def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
+        self._client = client
+        self.policy = policy if policy is not None else PayoutPolicy()
+
+    async def to_card(
+        self,
+        *,
+        order_id: str,
+        amount: Decimal | str,
+        card_number: str,
+        description: str,
+        post_link: str,
+        currency: str | None = None,
+        user_id: str | None = None,
+        card_name: str | None = None,
+        wait: bool = True,
+    ) -> Payout:
+        """Pay ``amount`` out to a card number (``g2g/p2p2nonreg``).
+
+        With ``wait`` (default) a ``process`` answer is polled until final; at the deadline
+        :class:`PayoutPending` is raised. ``wait=False`` returns the ``process`` payout.
+        """
+        params: dict[str, object] = {
+            "pg_order_id": check.order_id("pg_order_id", order_id),
+            "pg_amount": check.amount("pg_amount", amount),
+            "pg_description": check.required_text("pg_description", description),
+            "pg_payment_to": check.card_number("pg_payment_to", card_number),
+            "pg_post_link": check.url("pg_post_link", post_link),
+        }
+        if currency is not None:
+            params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+        if user_id is not None:
+            params["pg_user_id"] = check.user_id("pg_user_id", user_id)
+        if card_name is not None:
+            params["pg_card_name"] = check.required_text("pg_card_name", card_name)
+        payout = await self._create(self._TO_CARD, params, order_id)
+        return await self.wait(order_id, payout) if wait and not payout.is_final else payout
+
+    async def status(
+        self, *, order_id: str, payment_id: int | None = None, version: int = 2
+    ) -> Payout:
+        """The payout's current state (``payout_status2``; ``version=1`` for ``payout_status``).
+
+        Raises :class:`~freedompay_async.errors.TransactionNotFound` when the gateway does not
+        know the order.
+        """
+        params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
+        if payment_id is not None:
+            params["pg_payment_id"] = payment_id
+        endpoint = self._STATUS2 if version == 2 else self._STATUS
+        return Payout.from_answer(order_id, await self._client.call(endpoint, params))
+
+    async def balance(self, currency: str | None = None) -> Balance:
+        """The merchant's payout balance (``g2g/balance_status``)."""
+        params: dict[str, object] = {} if currency is None else {"pg_currency": currency}
+        answer = await self._client.call(self._BALANCE, params)
+        amount = _decimal(answer.get("pg_balance"))
+        if amount is None:
+            raise ProtocolError("balance answer has no pg_balance", raw=answer.raw)
+        currency_field = answer.get("pg_currency")
+        return Balance(amount, currency_field if isinstance(currency_field, str) else None, answer)
+
+    async def wait(self, order_id: str, payout: Payout | None = None) -> Payout:
+        """Poll the status of an existing payout until it is final (``process`` is not).
+
+        Raises :class:`PayoutPending` at the policy's ``wait_deadline``.
+        """
+        policy = self.policy
+        if payout is not None and payout.is_final:
+            return payout
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(policy.wait_deadline),
+            wait=wait_random_exponential(multiplier=policy.poll_initial, max=policy.poll_max),
+            retry=retry_if_result(lambda current: not current.is_final)
+            | retry_if_exception_type(_AMBIGUOUS),
+            sleep=anyio.sleep,
+            retry_error_callback=_last_payout,
+        )
+        latest: Payout | None = await retrying(self.status, order_id=order_id)
+        if latest is None or not latest.is_final:
+            raise PayoutPending(order_id, latest.payment_id if latest else None)
+        return latest
+
+    async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
+        """Create once; resolve an ambiguous outcome through the status endpoint."""
+        started = time.monotonic()
+        not_found_since: float | None = None
+        try:
+            return Payout.from_answer(order_id, await self._client.call(endpoint, params))
+        except _AMBIGUOUS:
+            pass
+        delay = self.policy.poll_initial
+        while time.monotonic() - started < self.policy.reconcile_deadline:
+            await anyio.sleep(delay)
+            delay = min(delay * 2, self.policy.poll_max)
+            try:
+                return await self.status(order_id=order_id)
+            except TransactionNotFound:
+                now = time.monotonic()
+                not_found_since = not_found_since if not_found_since is not None else now
+                if now - not_found_since < self.policy.not_found_grace:
+                    continue
+            except _AMBIGUOUS:
+                continue
+            # The gateway has said, signed, for the whole grace period that it does not know
+            # this order: sending it again (same order id) cannot pay twice.
+            not_found_since = None
+            try:
+                return Payout.from_answer(order_id, await self._client.call(endpoint, params))
+            except _AMBIGUOUS:
+                continue
+        raise PayoutOutcomeUnknown(
+            "the status endpoint could not confirm the payout before the deadline",
+            endpoint=endpoint.path,
+            order_id=order_id,
+        )
