@@ -39,6 +39,7 @@ from .errors import (
     OutcomeUnknown,
     ProtocolError,
     TransactionNotFound,
+    ValidationError,
 )
 from .models import GatewayResponse
 
@@ -260,6 +261,8 @@ class Payouts:
         params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
         if payment_id is not None:
             params["pg_payment_id"] = payment_id
+        if version not in (1, 2):
+            raise ValidationError("version", "payout status versions are 1 and 2")
         endpoint = self._STATUS2 if version == 2 else self._STATUS
         return Payout.from_answer(order_id, await self._client.call(endpoint, params))
 

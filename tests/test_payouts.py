@@ -76,6 +76,8 @@ async def test_to_card_returns_a_typed_payout(
     assert (status.state, status.payment_id) == (PayoutState.SUCCESS, payout.payment_id)
     v1 = await client.payouts.status(order_id="P-1", version=1)
     assert v1.state is PayoutState.SUCCESS
+    with pytest.raises(ValidationError, match="version"):
+        await client.payouts.status(order_id="P-1", version=3)
     balance = await client.payouts.balance("KZT")
     assert balance.amount == freedompay_emulator.balance
 
