@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 import attrs
@@ -208,6 +208,10 @@ class Payouts:
     """Payout operations of one client (``client.payouts``)."""
 
     _TO_CARD = _endpoint("g2g/p2p2nonreg")
+    _TO_TOKEN: ClassVar[Mapping[str, Endpoint]] = {
+        "gateway": _endpoint("g2g/reg2reg"),
+        "merchant": _endpoint("api/reg2reg"),
+    }
     _STATUS = _endpoint("g2g/payout_status")
     _STATUS2 = _endpoint("g2g/payout_status2")
     _BALANCE = _endpoint("g2g/balance_status")
@@ -247,8 +251,49 @@ class Payouts:
             params["pg_user_id"] = check.user_id("pg_user_id", user_id)
         if card_name is not None:
             params["pg_card_name"] = check.required_text("pg_card_name", card_name)
-        payout = await self._create(self._TO_CARD, params, order_id)
-        return await self.wait(order_id, payout) if wait and not payout.is_final else payout
+        return await self._create_and_wait(self._TO_CARD, params, order_id, wait)
+
+    async def to_token(
+        self,
+        *,
+        order_id: str,
+        amount: Decimal | str,
+        user_id: str,
+        description: str,
+        post_link: str,
+        card_token: str | None = None,
+        card_id: int | None = None,
+        order_time_limit: datetime | None = None,
+        api: Literal["gateway", "merchant"] = "gateway",
+        wait: bool = True,
+    ) -> Payout:
+        """Pay out to a saved card (``g2g/reg2reg``, or ``api/reg2reg`` with ``api="merchant"``).
+
+        Give exactly one of ``card_token`` (``pg_card_token_to``) or ``card_id``
+        (``pg_card_id_to``, legacy). ``order_time_limit`` defaults to 24 hours from now.
+        """
+        if (card_token is None) == (card_id is None):
+            raise ValidationError("pg_card_token_to", "give exactly one of card_token, card_id")
+        if api not in self._TO_TOKEN:
+            raise ValidationError("api", "must be 'gateway' or 'merchant'")
+        limit = order_time_limit or datetime.now(GATEWAY_TIMEZONE) + timedelta(days=1)
+        if limit.tzinfo is not None:
+            limit = limit.astimezone(GATEWAY_TIMEZONE)
+        params: dict[str, object] = {
+            "pg_order_id": check.order_id("pg_order_id", order_id),
+            "pg_amount": check.amount("pg_amount", amount),
+            "pg_description": check.required_text("pg_description", description),
+            "pg_user_id": check.user_id("pg_user_id", user_id),
+            "pg_post_link": check.url("pg_post_link", post_link),
+            "pg_order_time_limit": limit.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        if card_token is not None:
+            params["pg_card_token_to"] = check.required_text(
+                "pg_card_token_to", card_token, max_length=255
+            )
+        else:
+            params["pg_card_id_to"] = card_id
+        return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
 
     async def status(
         self, *, order_id: str, payment_id: int | None = None, version: int = 2
@@ -296,6 +341,12 @@ class Payouts:
         if latest is None or not latest.is_final:
             raise PayoutPending(order_id, latest.payment_id if latest else None)
         return latest
+
+    async def _create_and_wait(
+        self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str, wait: bool
+    ) -> Payout:
+        payout = await self._create(endpoint, params, order_id)
+        return await self.wait(order_id, payout) if wait and not payout.is_final else payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
         """Create once; resolve an ambiguous outcome through the status endpoint."""

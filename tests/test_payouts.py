@@ -234,3 +234,50 @@ async def test_random_fault_schedules_never_pay_twice(schedule: list[object]) ->
         for order, result in outcomes.items():
             assert emu.created_count(order) == 1
             assert getattr(result, "state", None) is PayoutState.SUCCESS, (order, result)
+
+
+@pytest.mark.parametrize("api", ["gateway", "merchant"])
+async def test_to_token_on_both_apis(
+    freedompay_emulator: Emulator, client: FreedomPayClient, api: str
+) -> None:
+    token = freedompay_emulator.save_card("user_7", CARD)
+    payout = await client.payouts.to_token(
+        order_id=f"T-{api}",
+        amount=Decimal("25.50"),
+        user_id="user_7",
+        card_token=token,
+        description="Refund",
+        post_link="https://shop.example/payouts",
+        api=api,  # type: ignore[arg-type]
+    )
+    assert payout.state is PayoutState.SUCCESS
+    assert payout.amount == Decimal("25.50")
+    assert freedompay_emulator.payouts[f"T-{api}"].card_token == token
+    assert freedompay_emulator.created_count(f"T-{api}") == 1
+    by_id = await client.payouts.to_token(
+        order_id=f"TI-{api}",
+        amount="10",
+        user_id="user_7",
+        card_id=freedompay_emulator.card_id(token),
+        description="Refund",
+        post_link="https://shop.example/payouts",
+        api=api,  # type: ignore[arg-type]
+    )
+    assert by_id.state is PayoutState.SUCCESS
+
+
+async def test_to_token_needs_exactly_one_card_reference(
+    freedompay_emulator: Emulator, client: FreedomPayClient
+) -> None:
+    common = {
+        "order_id": "T-x",
+        "amount": "1",
+        "user_id": "u",
+        "description": "d",
+        "post_link": "https://shop.example/p",
+    }
+    with pytest.raises(ValidationError, match="exactly one"):
+        await client.payouts.to_token(**common)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="exactly one"):
+        await client.payouts.to_token(**common, card_token="t", card_id=1)  # type: ignore[arg-type]
+    assert dict(freedompay_emulator.calls) == {}
