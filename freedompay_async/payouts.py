@@ -13,6 +13,7 @@ Rules (shared/API-NOTES.md sections 3, 5, 6):
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -212,6 +213,7 @@ class Payouts:
         "gateway": _endpoint("g2g/reg2reg"),
         "merchant": _endpoint("api/reg2reg"),
     }
+    _TO_IBAN = _endpoint("g2g/to_iban")
     _STATUS = _endpoint("g2g/payout_status")
     _STATUS2 = _endpoint("g2g/payout_status2")
     _BALANCE = _endpoint("g2g/balance_status")
@@ -294,6 +296,43 @@ class Payouts:
         else:
             params["pg_card_id_to"] = card_id
         return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
+
+    async def to_iban(
+        self,
+        *,
+        order_id: str,
+        amount: Decimal | str,
+        iban: str,
+        recipient_iin: str,
+        recipient_name: str,
+        recipient_kbe: str,
+        knp: str,
+        bank_bik: str,
+        description: str,
+        post_link: str,
+        wait: bool = True,
+    ) -> Payout:
+        """Pay out to a bank account by IBAN (``g2g/to_iban``; Kazakhstan's KBe / KNP codes)."""
+        compact_iban = iban.replace(" ", "").upper() if isinstance(iban, str) else ""
+        if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}", compact_iban):
+            raise ValidationError("pg_recipient_iban", "is not an IBAN")
+        if not (isinstance(recipient_iin, str) and re.fullmatch(r"[0-9]{12}", recipient_iin)):
+            raise ValidationError("pg_recipient_iin", "must be the 12-digit IIN/BIN")
+        params: dict[str, object] = {
+            "pg_order_id": check.order_id("pg_order_id", order_id),
+            "pg_amount": check.amount("pg_amount", amount),
+            "pg_description": check.required_text("pg_description", description),
+            "pg_recipient_iban": compact_iban,
+            "pg_recipient_iin": recipient_iin,
+            "pg_recipient_name": check.required_text("pg_recipient_name", recipient_name),
+            "pg_recipient_kbe": check.required_text(
+                "pg_recipient_kbe", recipient_kbe, max_length=2
+            ),
+            "pg_knp": check.required_text("pg_knp", knp, max_length=3),
+            "pg_bank_bik": check.required_text("pg_bank_bik", bank_bik, max_length=11),
+            "pg_post_link": check.url("pg_post_link", post_link),
+        }
+        return await self._create_and_wait(self._TO_IBAN, params, order_id, wait)
 
     async def status(
         self, *, order_id: str, payment_id: int | None = None, version: int = 2

@@ -281,3 +281,33 @@ async def test_to_token_needs_exactly_one_card_reference(
     with pytest.raises(ValidationError, match="exactly one"):
         await client.payouts.to_token(**common, card_token="t", card_id=1)  # type: ignore[arg-type]
     assert dict(freedompay_emulator.calls) == {}
+
+
+async def test_to_iban(freedompay_emulator: Emulator, client: FreedomPayClient) -> None:
+    payout = await client.payouts.to_iban(
+        order_id="IB-1",
+        amount="1000",
+        iban="KZ12 3412 3412 3412 3412",
+        recipient_iin="761223455678",
+        recipient_name="IVANOV IVAN",
+        recipient_kbe="19",
+        knp="119",
+        bank_bik="KZZSAE",
+        description="Refund",
+        post_link="https://shop.example/payouts",
+    )
+    assert payout.state is PayoutState.SUCCESS
+    assert freedompay_emulator.created_count("IB-1") == 1
+    with pytest.raises(ValidationError, match="pg_recipient_iban"):
+        await client.payouts.to_iban(
+            order_id="IB-2",
+            amount="1",
+            iban="not-an-iban",
+            recipient_iin="761223455678",
+            recipient_name="X",
+            recipient_kbe="19",
+            knp="119",
+            bank_bik="KZZSAE",
+            description="d",
+            post_link="https://shop.example/payouts",
+        )
