@@ -35,11 +35,15 @@ from . import _validation as check
 from ._endpoints import Endpoint, endpoint_for_path
 from ._masking import mask_card_numbers
 from .errors import (
+    BadSignature,
     FreedomPayError,
+    GatewayError,
     GatewayOutcomeUnknown,
     OutcomeUnknown,
     ProtocolError,
     TransactionNotFound,
+    UnexpectedHTTPStatus,
+    UnknownMerchant,
     ValidationError,
 )
 from .models import GatewayResponse
@@ -199,6 +203,15 @@ def _last_payout(state: RetryCallState) -> Payout | None:
     return None if outcome is None or outcome.failed else outcome.result()
 
 
+def _refuses_v2(exc: UnexpectedHTTPStatus | GatewayError) -> bool:
+    """Whether an error from ``payout_status2`` means "v2 is not available here"."""
+    if isinstance(exc, UnexpectedHTTPStatus):
+        return exc.status in (404, 405, 501)
+    return not isinstance(
+        exc, (TransactionNotFound, GatewayOutcomeUnknown, UnknownMerchant, BadSignature)
+    )
+
+
 def _endpoint(path: str) -> Endpoint:
     endpoint = endpoint_for_path(path)
     assert endpoint is not None, path
@@ -221,6 +234,7 @@ class Payouts:
     def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
         self._client = client
         self.policy = policy if policy is not None else PayoutPolicy()
+        self._status_v2_refused = False
 
     async def to_card(
         self,
@@ -335,20 +349,31 @@ class Payouts:
         return await self._create_and_wait(self._TO_IBAN, params, order_id, wait)
 
     async def status(
-        self, *, order_id: str, payment_id: int | None = None, version: int = 2
+        self, *, order_id: str, payment_id: int | None = None, version: int | None = None
     ) -> Payout:
-        """The payout's current state (``payout_status2``; ``version=1`` for ``payout_status``).
+        """The payout's current state.
 
-        Raises :class:`~freedompay_async.errors.TransactionNotFound` when the gateway does not
-        know the order.
+        By default ``payout_status2``, falling back to ``payout_status`` for good once the
+        gateway refuses v2 for this merchant (HTTP 404/405/501, or a signed error other than
+        "not found"); ``version=1`` or ``2`` forces one. Raises
+        :class:`~freedompay_async.errors.TransactionNotFound` when the gateway does not know
+        the order.
         """
+        if version not in (None, 1, 2):
+            raise ValidationError("version", "payout status versions are 1 and 2")
         params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
         if payment_id is not None:
             params["pg_payment_id"] = payment_id
-        if version not in (1, 2):
-            raise ValidationError("version", "payout status versions are 1 and 2")
-        endpoint = self._STATUS2 if version == 2 else self._STATUS
-        return Payout.from_answer(order_id, await self._client.call(endpoint, params))
+        if version == 1 or (version is None and self._status_v2_refused):
+            return Payout.from_answer(order_id, await self._client.call(self._STATUS, params))
+        try:
+            answer = await self._client.call(self._STATUS2, params)
+        except (UnexpectedHTTPStatus, GatewayError) as exc:
+            if version == 2 or not _refuses_v2(exc):
+                raise
+            self._status_v2_refused = True
+            answer = await self._client.call(self._STATUS, params)
+        return Payout.from_answer(order_id, answer)
 
     async def balance(self, currency: str | None = None) -> Balance:
         """The merchant's payout balance (``g2g/balance_status``)."""

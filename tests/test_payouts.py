@@ -18,8 +18,10 @@ from freedompay_async import (
     PayoutPending,
     PayoutPolicy,
     PayoutState,
+    UnexpectedHTTPStatus,
     ValidationError,
 )
+from freedompay_async.errors import TransactionNotFound
 from freedompay_async.testing import Emulator, Fault, Rule
 
 pytestmark = pytest.mark.anyio
@@ -311,3 +313,25 @@ async def test_to_iban(freedompay_emulator: Emulator, client: FreedomPayClient) 
             description="d",
             post_link="https://shop.example/payouts",
         )
+
+
+async def test_status_falls_back_to_v1_for_good_when_v2_is_refused(
+    freedompay_emulator: Emulator, client: FreedomPayClient
+) -> None:
+    await pay(client, "FB-1")
+    freedompay_emulator.faults.add(Fault.http_error(404, endpoint="g2g/payout_status2"))
+    first = await client.payouts.status(order_id="FB-1")
+    second = await client.payouts.status(order_id="FB-1")
+    assert first.state is second.state is PayoutState.SUCCESS
+    assert freedompay_emulator.calls["g2g/payout_status2"] == 1
+    assert freedompay_emulator.calls["g2g/payout_status"] == 2
+    with pytest.raises(UnexpectedHTTPStatus):
+        await client.payouts.status(order_id="FB-1", version=2)
+
+
+async def test_not_found_is_not_a_reason_to_fall_back(
+    freedompay_emulator: Emulator, client: FreedomPayClient
+) -> None:
+    with pytest.raises(TransactionNotFound):
+        await client.payouts.status(order_id="ghost")
+    assert "g2g/payout_status" not in freedompay_emulator.calls
