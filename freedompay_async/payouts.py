@@ -229,6 +229,7 @@ class Payouts:
     _TO_IBAN = _endpoint("g2g/to_iban")
     _STATUS = _endpoint("g2g/payout_status")
     _STATUS2 = _endpoint("g2g/payout_status2")
+    _MERCHANT_STATUS2 = _endpoint("api/payment_status2")
     _BALANCE = _endpoint("g2g/balance_status")
 
     def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
@@ -349,9 +350,17 @@ class Payouts:
         return await self._create_and_wait(self._TO_IBAN, params, order_id, wait)
 
     async def status(
-        self, *, order_id: str, payment_id: int | None = None, version: int | None = None
+        self,
+        *,
+        order_id: str,
+        payment_id: int | None = None,
+        version: int | None = None,
+        api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
         """The payout's current state.
+
+        ``api="merchant"`` asks the Merchant API's ``api/payment_status2`` (for payouts made
+        through ``api/*``); the rest of this describes the Gateway API.
 
         By default ``payout_status2``, falling back to ``payout_status`` for good once the
         gateway refuses v2 for this merchant (HTTP 404/405/501, or a signed error other than
@@ -364,6 +373,10 @@ class Payouts:
         params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
         if payment_id is not None:
             params["pg_payment_id"] = payment_id
+        if api == "merchant":
+            return Payout.from_answer(
+                order_id, await self._client.call(self._MERCHANT_STATUS2, params)
+            )
         if version == 1 or (version is None and self._status_v2_refused):
             return Payout.from_answer(order_id, await self._client.call(self._STATUS, params))
         try:

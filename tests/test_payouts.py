@@ -266,6 +266,10 @@ async def test_to_token_on_both_apis(
         api=api,  # type: ignore[arg-type]
     )
     assert by_id.state is PayoutState.SUCCESS
+    if api == "merchant":
+        status = await client.payouts.status(order_id=f"T-{api}", api="merchant")
+        assert (status.state, status.payment_id) == (PayoutState.SUCCESS, payout.payment_id)
+        assert freedompay_emulator.calls["api/payment_status2"] == 1
 
 
 async def test_to_token_needs_exactly_one_card_reference(
