@@ -39,6 +39,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_core.py", *session.posargs)
     session.run("python", "benchmarks/bench_emulator.py")
+    session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
 
 
 @nox.session(name="bench_smoke")
@@ -47,3 +48,4 @@ def bench_smoke(session: nox.Session) -> None:
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_core.py", "--calls", "300", "--rounds", "1")
     session.run("python", "benchmarks/bench_emulator.py", "--seconds", "1")
+    session.run("python", "benchmarks/bench_payouts.py", "--payouts", "200", "--concurrency", "20")

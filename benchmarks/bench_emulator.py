@@ -14,12 +14,12 @@ import argparse
 import asyncio
 import itertools
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+from _emulator_process import emulator_process
 from aiohttp import web
 
 from freedompay_async._wire import encode_form
@@ -28,7 +28,6 @@ from freedompay_async.signing import new_salt, sign
 MERCHANT = "552893"
 PAYOUT_KEY = "bench-payout-key"
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def cpu_seconds(pid: int) -> float:
@@ -88,47 +87,30 @@ async def worker(
 
 
 async def run(seconds: float, concurrency: int) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "FREEDOMPAY_SECRET_KEY": "bench-payment-key",
-        "FREEDOMPAY_PAYOUT_SECRET_KEY": PAYOUT_KEY,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "freedompay_async.testing", "--port", "0", "--merchant-id", MERCHANT),
-        *("--balance", "1000000000000"),
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
-    )
     sink, post_link = await start_sink()
     try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        url = line.rsplit(" ", 1)[1].strip()
-        orders = itertools.count(1)
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            warm = [0]
-            warm_until = time.monotonic() + 0.5
-            await asyncio.gather(
-                *(
-                    worker(session, url, post_link, orders, warm_until, warm)
-                    for _ in range(concurrency)
+        async with emulator_process(MERCHANT, "bench-payment-key", PAYOUT_KEY) as (url, pid):
+            orders = itertools.count(1)
+            connector = aiohttp.TCPConnector(limit=concurrency)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                warm = [0]
+                warm_until = time.monotonic() + 0.5
+                await asyncio.gather(
+                    *(
+                        worker(session, url, post_link, orders, warm_until, warm)
+                        for _ in range(concurrency)
+                    )
                 )
-            )
-            counts = [0]
-            cpu_before, started = cpu_seconds(process.pid), time.monotonic()
-            await asyncio.gather(
-                *(
-                    worker(session, url, post_link, orders, started + seconds, counts)
-                    for _ in range(concurrency)
+                counts = [0]
+                cpu_before, started = cpu_seconds(pid), time.monotonic()
+                await asyncio.gather(
+                    *(
+                        worker(session, url, post_link, orders, started + seconds, counts)
+                        for _ in range(concurrency)
+                    )
                 )
-            )
-            elapsed, cpu = time.monotonic() - started, cpu_seconds(process.pid) - cpu_before
+                elapsed, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu_before
     finally:
-        process.terminate()
-        await process.wait()
         await sink.cleanup()
     calls = counts[0]
     print(f"concurrency {concurrency}, {elapsed:.1f} s, {calls} calls (payout + status2 pairs)")

@@ -190,8 +190,12 @@ class Requestor:
         verify_responses: bool,
         max_response_bytes: int,
         middlewares: Sequence[ClientMiddlewareType],
+        max_in_flight: int,
     ) -> None:
         self.merchant_id = merchant_id
+        # aiohttp builds each request (headers, URL, body) before it waits for a pooled
+        # connection; past the pool size, calls wait here instead, holding only their _Call.
+        self._in_flight = anyio.Semaphore(max_in_flight)
         self._keys = keys
         self._base_url = base_url
         self._timeout = timeout
@@ -299,12 +303,15 @@ class Requestor:
     async def _exchange(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
         path = call.endpoint.path
         try:
-            async with session.post(
-                call.url,
-                headers=_FORM_HEADERS,
-                timeout=self._timeout,
-                middlewares=(*self._middlewares, call.sign),
-            ) as response:
+            async with (
+                self._in_flight,
+                session.post(
+                    call.url,
+                    headers=_FORM_HEADERS,
+                    timeout=self._timeout,
+                    middlewares=(*self._middlewares, call.sign),
+                ) as response,
+            ):
                 status = response.status
                 body = await _read_body(response, self._max_bytes)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:

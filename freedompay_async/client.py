@@ -128,6 +128,7 @@ class FreedomPayClient:
             verify_responses=verify_responses,
             max_response_bytes=max_response_bytes,
             middlewares=middlewares,
+            max_in_flight=connection_limit,
         )
         self._session = session
         self._owns_session = session is None
