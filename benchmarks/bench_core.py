@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import multiprocessing
-import secrets
 import socket
 import statistics
 import time
 import timeit
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from urllib.parse import urlencode
 
 import aiohttp
-import xmltodict
+from _by_hand import HEADERS, checked_answer, signed_body
 from aiohttp import web
 
 from freedompay_async import FreedomPayClient, RetryPolicy, signing
@@ -88,41 +85,25 @@ def serve(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def _hand_signed_body() -> bytes:
-    fields = {**{k: str(v) for k, v in PARAMS.items()}, "pg_merchant_id": MERCHANT}
-    fields["pg_salt"] = secrets.token_hex(8)
-    names = sorted(f"{k}{i:03d}" for i, k in enumerate(fields, 1))
-    by_name = {f"{k}{i:03d}": v for i, (k, v) in enumerate(fields.items(), 1)}
-    text = ";".join(["p2p2nonreg", *(by_name[n] for n in names), KEY])
-    fields["pg_sig"] = hashlib.md5(text.encode()).hexdigest()
-    return urlencode(fields).encode()
-
-
-def _hand_check(body: bytes) -> None:
-    root = next(iter(xmltodict.parse(body).values()))
-    leaves = [(k, v or "") for k, v in root.items() if k != "pg_sig"]
-    named = sorted((f"{k}{i:03d}{i:03d}", v) for i, (k, v) in enumerate(leaves, 1))
-    text = ";".join(["p2p2nonreg", *(v for _, v in named), KEY])
-    if hashlib.md5(text.encode()).hexdigest() != root["pg_sig"]:
-        raise RuntimeError("bad signature")
+HAND_PARAMS = {name: str(value) for name, value in PARAMS.items()}
 
 
 async def run_round(url: str, calls: int, concurrency: int) -> dict[str, float]:
     """Client CPU microseconds per call for each variant."""
     results: dict[str, float] = {}
     endpoint = url + "/g2g/p2p2nonreg"
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    static_body = _hand_signed_body()
+    static_body = signed_body("p2p2nonreg", HAND_PARAMS, MERCHANT, KEY)
 
     async with aiohttp.ClientSession() as session:
 
         async def raw() -> None:
-            async with session.post(endpoint, data=static_body, headers=headers) as resp:
+            async with session.post(endpoint, data=static_body, headers=HEADERS) as resp:
                 await resp.read()
 
         async def by_hand() -> None:
-            async with session.post(endpoint, data=_hand_signed_body(), headers=headers) as resp:
-                _hand_check(await resp.read())
+            body = signed_body("p2p2nonreg", HAND_PARAMS, MERCHANT, KEY)
+            async with session.post(endpoint, data=body, headers=HEADERS) as resp:
+                checked_answer("p2p2nonreg", await resp.read(), KEY)
 
         async with FreedomPayClient(
             MERCHANT, KEY, base_url=url, retry=RetryPolicy(attempts=1)

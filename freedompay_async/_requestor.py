@@ -195,7 +195,8 @@ class Requestor:
         self.merchant_id = merchant_id
         # aiohttp builds each request (headers, URL, body) before it waits for a pooled
         # connection; past the pool size, calls wait here instead, holding only their _Call.
-        self._in_flight = anyio.Semaphore(max_in_flight)
+        # (asyncio.Semaphore: anyio's yields to the event loop even when uncontended.)
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._keys = keys
         self._base_url = base_url
         self._timeout = timeout
