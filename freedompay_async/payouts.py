@@ -55,6 +55,7 @@ __all__ = [
     "Balance",
     "Payout",
     "PayoutOutcomeUnknown",
+    "PayoutPage",
     "PayoutPending",
     "PayoutPolicy",
     "PayoutState",
@@ -169,6 +170,16 @@ class Payout:
 
 
 @attrs.frozen(slots=True)
+class PayoutPage:
+    """A hosted payout page: send the recipient to ``redirect_url`` (never followed here)."""
+
+    order_id: str
+    payment_id: int | None
+    redirect_url: str
+    raw: GatewayResponse = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
 class Balance:
     """The merchant's payout balance."""
 
@@ -203,6 +214,14 @@ def _last_payout(state: RetryCallState) -> Payout | None:
     return None if outcome is None or outcome.failed else outcome.result()
 
 
+def _time_limit(limit: datetime | None) -> str:
+    """``pg_order_time_limit`` in gateway time; 24 hours from now by default."""
+    limit = limit or datetime.now(GATEWAY_TIMEZONE) + timedelta(days=1)
+    if limit.tzinfo is not None:
+        limit = limit.astimezone(GATEWAY_TIMEZONE)
+    return limit.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _refuses_v2(exc: UnexpectedHTTPStatus | GatewayError) -> bool:
     """Whether an error from ``payout_status2`` means "v2 is not available here"."""
     if isinstance(exc, UnexpectedHTTPStatus):
@@ -227,6 +246,7 @@ class Payouts:
         "merchant": _endpoint("api/reg2reg"),
     }
     _TO_IBAN = _endpoint("g2g/to_iban")
+    _PAGE = _endpoint("api/reg2nonreg")
     _STATUS = _endpoint("g2g/payout_status")
     _STATUS2 = _endpoint("g2g/payout_status2")
     _MERCHANT_STATUS2 = _endpoint("api/payment_status2")
@@ -293,16 +313,13 @@ class Payouts:
             raise ValidationError("pg_card_token_to", "give exactly one of card_token, card_id")
         if api not in self._TO_TOKEN:
             raise ValidationError("api", "must be 'gateway' or 'merchant'")
-        limit = order_time_limit or datetime.now(GATEWAY_TIMEZONE) + timedelta(days=1)
-        if limit.tzinfo is not None:
-            limit = limit.astimezone(GATEWAY_TIMEZONE)
         params: dict[str, object] = {
             "pg_order_id": check.order_id("pg_order_id", order_id),
             "pg_amount": check.amount("pg_amount", amount),
             "pg_description": check.required_text("pg_description", description),
             "pg_user_id": check.user_id("pg_user_id", user_id),
             "pg_post_link": check.url("pg_post_link", post_link),
-            "pg_order_time_limit": limit.strftime("%Y-%m-%d %H:%M:%S"),
+            "pg_order_time_limit": _time_limit(order_time_limit),
         }
         if card_token is not None:
             params["pg_card_token_to"] = check.required_text(
@@ -348,6 +365,47 @@ class Payouts:
             "pg_post_link": check.url("pg_post_link", post_link),
         }
         return await self._create_and_wait(self._TO_IBAN, params, order_id, wait)
+
+    async def page(
+        self,
+        *,
+        order_id: str,
+        amount: Decimal | str,
+        description: str,
+        back_link: str,
+        post_link: str,
+        order_time_limit: datetime | None = None,
+        user_id: str | None = None,
+        user_email: str | None = None,
+        in_frame: bool = False,
+    ) -> PayoutPage:
+        """Create a hosted payout page (``api/reg2nonreg``) for a recipient without a saved card.
+
+        The recipient types their card on FreedomPay's page; the outcome arrives at
+        ``post_link`` and through :meth:`status` with ``api="merchant"``. An ambiguous outcome
+        raises :class:`~freedompay_async.errors.OutcomeUnknown` (never re-sent): ask the status.
+        """
+        params: dict[str, object] = {
+            "pg_order_id": check.order_id("pg_order_id", order_id),
+            "pg_amount": check.amount("pg_amount", amount),
+            "pg_description": check.required_text("pg_description", description, max_length=255),
+            "pg_order_time_limit": _time_limit(order_time_limit),
+            "pg_back_link": check.url("pg_back_link", back_link),
+            "pg_post_link": check.url("pg_post_link", post_link),
+        }
+        if user_id is not None:
+            params["pg_user_id"] = check.user_id("pg_user_id", user_id)
+        if user_email is not None:
+            if "@" not in user_email:
+                raise ValidationError("pg_user_email", "is not an email address")
+            params["pg_user_email"] = user_email
+        if in_frame:
+            params["pg_payment_route"] = "frame"
+        answer = await self._client.call(self._PAGE, params)
+        redirect = answer.get("pg_redirect_url")
+        if not isinstance(redirect, str) or not redirect:
+            raise ProtocolError("payout page answer has no pg_redirect_url", raw=answer.raw)
+        return PayoutPage(order_id, _int(answer.get("pg_payment_id")), redirect, answer)
 
     async def status(
         self,

@@ -339,3 +339,30 @@ async def test_not_found_is_not_a_reason_to_fall_back(
     with pytest.raises(TransactionNotFound):
         await client.payouts.status(order_id="ghost")
     assert "g2g/payout_status" not in freedompay_emulator.calls
+
+
+async def test_payout_page_returns_the_redirect_and_the_outcome_is_learnt_by_status(
+    freedompay_emulator: Emulator, client: FreedomPayClient
+) -> None:
+    page = await client.payouts.page(
+        order_id="PG-1",
+        amount="99.90",
+        description="Prize",
+        back_link="https://shop.example/back",
+        post_link="https://shop.example/payouts",
+        user_email="winner@example.com",
+    )
+    assert page.redirect_url.startswith("https://")
+    assert str(page.payment_id) in page.redirect_url
+    assert page.payment_id == freedompay_emulator.payouts["PG-1"].payment_id
+    status = await client.payouts.status(order_id="PG-1", api="merchant")
+    assert status.state is PayoutState.SUCCESS
+    assert freedompay_emulator.created_count("PG-1") == 1
+    with pytest.raises(ValidationError, match="pg_back_link"):
+        await client.payouts.page(
+            order_id="PG-2",
+            amount="1",
+            description="d",
+            back_link="nope",
+            post_link="https://shop.example/payouts",
+        )

@@ -165,6 +165,9 @@ class Route:
     handler: Callable[[Fields], Answer]
 
 
+#: Where the emulated payout page claims to live (a reserved, never-resolving host).
+PAYOUT_PAGE_URL = "https://freedompay-emulator.invalid/payout-page"
+
 #: The scripts served, by path. ``g2g/to_iban`` and ``init_payment.php`` are extras: the
 #: latter is the one served script that honours ``pg_idempotency_key``.
 SERVED_PATHS: tuple[str, ...] = (
@@ -175,6 +178,7 @@ SERVED_PATHS: tuple[str, ...] = (
     "g2g/payout_status2",
     "g2g/balance_status",
     "api/reg2reg",
+    "api/reg2nonreg",
     "api/payment_status2",
     "api/balance_status",
     "init_payment.php",
@@ -201,6 +205,7 @@ class Gateway:
             "g2g/payout_status2": self._status_v2,
             "g2g/balance_status": self._balance,
             "api/reg2reg": self._to_token_merchant,
+            "api/reg2nonreg": self._payout_page,
             "api/payment_status2": self._status_v2,
             "api/balance_status": self._balance,
             "init_payment.php": self._init_payment,
@@ -300,6 +305,26 @@ class Gateway:
         else:
             answer.fields["pg_card_id"] = str(card.card_id)
         return answer
+
+    def _payout_page(self, fields: Fields) -> Answer:
+        """``api/reg2nonreg``: a hosted page where the recipient types their card.
+
+        The emulator has no page to fill in: the payout is created at once and its rule decides
+        the outcome as if the recipient had submitted the page (``Rule.process`` models one who
+        takes time). The answer only says the page exists and where it is.
+        """
+        order_id, amount, post_link = self._payout_basics(fields)
+        _required(fields, "pg_order_time_limit")
+        _required(fields, "pg_back_link")
+        payout = self._create("api/reg2nonreg", order_id, amount, post_link, fields)
+        return Answer(
+            {
+                "pg_status": "ok",
+                "pg_payment_id": str(payout.payment_id),
+                "pg_merchant_id": self.settings.merchant_id,
+                "pg_redirect_url": f"{PAYOUT_PAGE_URL}?pg_payment_id={payout.payment_id}",
+            }
+        )
 
     def _to_iban(self, fields: Fields) -> Answer:
         order_id, amount, post_link = self._payout_basics(fields)
