@@ -13,6 +13,7 @@ Rules (shared/API-NOTES.md sections 3, 5, 6):
 from __future__ import annotations
 
 import enum
+import random
 import re
 import time
 from collections.abc import Mapping
@@ -212,6 +213,16 @@ def _last_payout(state: RetryCallState) -> Payout | None:
     """What polling learnt last when it ran out of time (None if the last poll failed)."""
     outcome = state.outcome
     return None if outcome is None or outcome.failed else outcome.result()
+
+
+def _api_of(endpoint: Endpoint) -> Literal["gateway", "merchant"]:
+    """Which API's status endpoint knows payouts made through ``endpoint``."""
+    return "merchant" if endpoint.path.startswith("api/") else "gateway"
+
+
+def _poll_delay(policy: PayoutPolicy, polls: int) -> float:
+    """Full jitter, as for ``process`` polling, so thousands of payouts do not poll in step."""
+    return random.uniform(0, min(policy.poll_max, policy.poll_initial * 2**polls))  # noqa: S311
 
 
 def _time_limit(limit: datetime | None) -> str:
@@ -456,10 +467,17 @@ class Payouts:
         currency_field = answer.get("pg_currency")
         return Balance(amount, currency_field if isinstance(currency_field, str) else None, answer)
 
-    async def wait(self, order_id: str, payout: Payout | None = None) -> Payout:
+    async def wait(
+        self,
+        order_id: str,
+        payout: Payout | None = None,
+        *,
+        api: Literal["gateway", "merchant"] = "gateway",
+    ) -> Payout:
         """Poll the status of an existing payout until it is final (``process`` is not).
 
-        Raises :class:`PayoutPending` at the policy's ``wait_deadline``.
+        ``api`` is the API the payout was made through (see :meth:`status`). Raises
+        :class:`PayoutPending` at the policy's ``wait_deadline``.
         """
         policy = self.policy
         if payout is not None and payout.is_final:
@@ -472,7 +490,7 @@ class Payouts:
             sleep=anyio.sleep,
             retry_error_callback=_last_payout,
         )
-        latest: Payout | None = await retrying(self.status, order_id=order_id)
+        latest: Payout | None = await retrying(self.status, order_id=order_id, api=api)
         if latest is None or not latest.is_final:
             raise PayoutPending(order_id, latest.payment_id if latest else None)
         return latest
@@ -481,7 +499,9 @@ class Payouts:
         self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str, wait: bool
     ) -> Payout:
         payout = await self._create(endpoint, params, order_id)
-        return await self.wait(order_id, payout) if wait and not payout.is_final else payout
+        if wait and not payout.is_final:
+            return await self.wait(order_id, payout, api=_api_of(endpoint))
+        return payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
         """Create once; resolve an ambiguous outcome through the status endpoint."""
@@ -491,12 +511,13 @@ class Payouts:
             return Payout.from_answer(order_id, await self._client.call(endpoint, params))
         except _AMBIGUOUS:
             pass
-        delay = self.policy.poll_initial
+        api = _api_of(endpoint)
+        polls = 0
         while time.monotonic() - started < self.policy.reconcile_deadline:
-            await anyio.sleep(delay)
-            delay = min(delay * 2, self.policy.poll_max)
+            await anyio.sleep(_poll_delay(self.policy, polls))
+            polls += 1
             try:
-                return await self.status(order_id=order_id)
+                return await self.status(order_id=order_id, api=api)
             except TransactionNotFound:
                 now = time.monotonic()
                 not_found_since = not_found_since if not_found_since is not None else now

@@ -366,3 +366,23 @@ async def test_payout_page_returns_the_redirect_and_the_outcome_is_learnt_by_sta
             back_link="nope",
             post_link="https://shop.example/payouts",
         )
+
+
+async def test_merchant_api_payouts_are_reconciled_through_the_merchant_status(
+    freedompay_emulator: Emulator, client: FreedomPayClient
+) -> None:
+    token = freedompay_emulator.save_card("user_8", CARD)
+    freedompay_emulator.faults.add(Fault.drop_after_commit(endpoint="api/reg2reg", times=1))
+    payout = await client.payouts.to_token(
+        order_id="MR-1",
+        amount="5",
+        user_id="user_8",
+        card_token=token,
+        description="Refund",
+        post_link="https://shop.example/payouts",
+        api="merchant",
+    )
+    assert payout.state is PayoutState.SUCCESS
+    assert freedompay_emulator.created_count("MR-1") == 1
+    assert freedompay_emulator.calls["api/payment_status2"] >= 1
+    assert "g2g/payout_status2" not in freedompay_emulator.calls
