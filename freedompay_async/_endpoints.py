@@ -25,9 +25,12 @@ KeyKind: TypeAlias = Literal["payment", "payout"]
 class Endpoint:
     """One gateway script.
 
-    ``path`` is relative to the host and may contain ``{merchant_id}``. ``status_is_outcome``
-    marks the answers whose ``pg_status`` describes a transaction rather than the request
-    (``payout_status`` v1), so ``error`` there is a result, not a :class:`GatewayError`.
+    ``path`` is relative to the host and may contain ``{merchant_id}``. ``script`` (the name
+    the signature starts with) is the path's last segment unless the docs say otherwise.
+    ``status_is_outcome`` marks the answers whose ``pg_status`` describes a transaction rather
+    than the request (``payout_status`` v1), so ``error`` there is a result, not a
+    :class:`GatewayError`. ``answers_page`` marks the scripts that answer with a page for the
+    payer's browser (HTML or a redirect) instead of signed XML.
     """
 
     name: str
@@ -36,7 +39,8 @@ class Endpoint:
     moves_money: bool
     idempotency: bool = False
     status_is_outcome: bool = False
-    script: str = attrs.field(init=False)
+    answers_page: bool = False
+    script: str = attrs.field(kw_only=True)
 
     @script.default
     def _script(self) -> str:
@@ -60,6 +64,9 @@ def _payment(name: str, path: str, *, moves_money: bool = True, **kw: bool) -> E
     return Endpoint(name, path, "payment", moves_money, **kw)
 
 
+_MERCHANT = "v1/merchant/{merchant_id}/"
+
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     # Payouts, Gateway API (g2g/*).
     _payout("payouts.to_card", "g2g/p2p2nonreg"),
@@ -75,14 +82,42 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _payout("payouts.to_iban_merchant", "api/to_iban"),
     _payout("payouts.balance_merchant", "api/balance_status", moves_money=False),
     _payout("payouts.payment_status2", "api/payment_status2", moves_money=False),
-    # Payments (acquiring).
+    # Payments (acquiring), Merchant API. cancel / do_capture / revoke / make_recurring_payment
+    # are the paths the gateway's SDKs use (the doc pages name the operations, not the paths).
     _payment("payments.init", "init_payment.php", idempotency=True),
     _payment("payments.status2", "get_status2.php", moves_money=False),
     _payment("payments.status3", "get_status3.php", moves_money=False),
+    _payment("payments.cancel", "cancel.php"),
+    _payment("payments.clearing", "do_capture.php"),
+    _payment("payments.refund", "revoke.php"),
+    _payment("payments.recurring", "make_recurring_payment.php"),
+    # Mobile balance. Init is payments.init; "Resend code" has no retrievable page, its path
+    # follows mfs/pay and mfs/approve (inferred).
+    _payment("mobile.pay", "mfs/pay"),
+    _payment("mobile.approve", "mfs/approve"),
+    _payment("mobile.resend_code", "mfs/resend_code", moves_money=False),
+    # Tokens, Gateway API: Token Pay, Apple Pay and Google Pay share g2g/payment.
     _payment("tokens.pay", "g2g/payment"),
-    _payment("cards.init", "v1/merchant/{merchant_id}/card/init", idempotency=True),
-    _payment("cards.pay", "v1/merchant/{merchant_id}/card/pay"),
-    _payment("cards.direct", "v1/merchant/{merchant_id}/card/direct"),
+    _payment("tokens.status", "g2g/status_v2", moves_money=False),
+    # Saved cards, Merchant API. Saving only opens the hosted card form; nothing is charged.
+    # Saving for payouts: the documented default (EN page: cardstoragepayout/add signed as
+    # "add2"); PayoutCardStorage in the client selects the other published variants.
+    _payment("cards.add", _MERCHANT + "cardstorage/add", moves_money=False),
+    _payment("cards.list", _MERCHANT + "cardstorage/list", moves_money=False),
+    _payment("cards.remove", _MERCHANT + "cardstorage/remove", moves_money=False),
+    Endpoint(
+        "cards.add_for_payouts",
+        _MERCHANT + "cardstoragepayout/add",
+        "payment",
+        moves_money=False,
+        script="add2",
+    ),
+    _payment("cards.list_for_payouts", _MERCHANT + "cardstoragepayout/list", moves_money=False),
+    _payment("cards.remove_for_payouts", _MERCHANT + "cardstoragepayout/remove", moves_money=False),
+    # Paying with a saved card: init, then card/pay (the payer's CVC page) or card/direct.
+    _payment("cards.init", _MERCHANT + "card/init", idempotency=True),
+    _payment("cards.pay", _MERCHANT + "card/pay", moves_money=False, answers_page=True),
+    _payment("cards.direct", _MERCHANT + "card/direct"),
 )
 
 _BY_PATH: dict[str, Endpoint] = {endpoint.path: endpoint for endpoint in ENDPOINTS}
