@@ -55,13 +55,24 @@ class Endpoint:
         return not self.moves_money or self.idempotency
 
 
-def _payout(name: str, path: str, *, moves_money: bool = True, **kw: bool) -> Endpoint:
+def _payout(
+    name: str, path: str, *, moves_money: bool = True, status_is_outcome: bool = False
+) -> Endpoint:
     # The payout key signs every payout endpoint (shared/api/payouts.md 1.4 recommendation).
-    return Endpoint(name, path, "payout", moves_money, **kw)
+    return Endpoint(name, path, "payout", moves_money, status_is_outcome=status_is_outcome)
 
 
-def _payment(name: str, path: str, *, moves_money: bool = True, **kw: bool) -> Endpoint:
-    return Endpoint(name, path, "payment", moves_money, **kw)
+def _payment(
+    name: str,
+    path: str,
+    *,
+    moves_money: bool = True,
+    idempotency: bool = False,
+    answers_page: bool = False,
+) -> Endpoint:
+    return Endpoint(
+        name, path, "payment", moves_money, idempotency=idempotency, answers_page=answers_page
+    )
 
 
 _MERCHANT = "v1/merchant/{merchant_id}/"
