@@ -34,9 +34,10 @@ from tenacity import (
 
 from . import _validation as check
 from ._convert import GATEWAY_TIMEZONE, to_datetime, to_decimal, to_int
-from ._endpoints import Endpoint, endpoint_for_path
+from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from .errors import (
+    AMBIGUOUS,
     BadSignature,
     FreedomPayError,
     GatewayError,
@@ -183,9 +184,6 @@ class PayoutPolicy:
     not_found_grace: float = 60.0
 
 
-_AMBIGUOUS = (OutcomeUnknown, ProtocolError, GatewayOutcomeUnknown)
-
-
 def _last_payout(state: RetryCallState) -> Payout | None:
     """What polling learnt last when it ran out of time (None if the last poll failed)."""
     outcome = state.outcome
@@ -219,26 +217,20 @@ def _refuses_v2(exc: UnexpectedHTTPStatus | GatewayError) -> bool:
     )
 
 
-def _endpoint(path: str) -> Endpoint:
-    endpoint = endpoint_for_path(path)
-    assert endpoint is not None, path
-    return endpoint
-
-
 class Payouts:
     """Payout operations of one client (``client.payouts``)."""
 
-    _TO_CARD = _endpoint("g2g/p2p2nonreg")
+    _TO_CARD = declared("g2g/p2p2nonreg")
     _TO_TOKEN: ClassVar[Mapping[str, Endpoint]] = {
-        "gateway": _endpoint("g2g/reg2reg"),
-        "merchant": _endpoint("api/reg2reg"),
+        "gateway": declared("g2g/reg2reg"),
+        "merchant": declared("api/reg2reg"),
     }
-    _TO_IBAN = _endpoint("g2g/to_iban")
-    _PAGE = _endpoint("api/reg2nonreg")
-    _STATUS = _endpoint("g2g/payout_status")
-    _STATUS2 = _endpoint("g2g/payout_status2")
-    _MERCHANT_STATUS2 = _endpoint("api/payment_status2")
-    _BALANCE = _endpoint("g2g/balance_status")
+    _TO_IBAN = declared("g2g/to_iban")
+    _PAGE = declared("api/reg2nonreg")
+    _STATUS = declared("g2g/payout_status")
+    _STATUS2 = declared("g2g/payout_status2")
+    _MERCHANT_STATUS2 = declared("api/payment_status2")
+    _BALANCE = declared("g2g/balance_status")
 
     def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
         self._client = client
@@ -463,7 +455,7 @@ class Payouts:
             stop=stop_after_delay(policy.wait_deadline),
             wait=wait_random_exponential(multiplier=policy.poll_initial, max=policy.poll_max),
             retry=retry_if_result(lambda current: not current.is_final)
-            | retry_if_exception_type(_AMBIGUOUS),
+            | retry_if_exception_type(AMBIGUOUS),
             sleep=anyio.sleep,
             retry_error_callback=_last_payout,
         )
@@ -486,7 +478,7 @@ class Payouts:
         not_found_since: float | None = None
         try:
             return Payout.from_answer(order_id, await self._client.call(endpoint, params))
-        except _AMBIGUOUS:
+        except AMBIGUOUS:
             pass
         api = _api_of(endpoint)
         polls = 0
@@ -500,14 +492,14 @@ class Payouts:
                 not_found_since = not_found_since if not_found_since is not None else now
                 if now - not_found_since < self.policy.not_found_grace:
                     continue
-            except _AMBIGUOUS:
+            except AMBIGUOUS:
                 continue
             # The gateway has said, signed, for the whole grace period that it does not know
             # this order: sending it again (same order id) cannot pay twice.
             not_found_since = None
             try:
                 return Payout.from_answer(order_id, await self._client.call(endpoint, params))
-            except _AMBIGUOUS:
+            except AMBIGUOUS:
                 continue
         raise PayoutOutcomeUnknown(
             "the status endpoint could not confirm the payout before the deadline",
