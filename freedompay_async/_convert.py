@@ -6,10 +6,20 @@ Every value arrives as text and may be missing or empty; each converter returns 
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-__all__ = ["GATEWAY_TIMEZONE", "to_bool", "to_datetime", "to_decimal", "to_int", "to_text"]
+__all__ = [
+    "GATEWAY_TIMEZONE",
+    "WordEnum",
+    "to_bool",
+    "to_datetime",
+    "to_decimal",
+    "to_int",
+    "to_text",
+]
 
 # Naive gateway timestamps are taken as Kazakhstan time (UTC+5, inferred: the docs give none).
 GATEWAY_TIMEZONE = timezone(timedelta(hours=5))
@@ -45,3 +55,20 @@ def to_datetime(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=GATEWAY_TIMEZONE)
+
+
+class WordEnum(enum.Enum):
+    """An enum of gateway words that reads a word it does not know as its ``UNKNOWN`` member.
+
+    A new word from the gateway must not break a result; the word itself stays in the result's
+    raw fields. Subclasses may map aliases in :meth:`_aliases`.
+    """
+
+    @classmethod
+    def _aliases(cls) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        alias = cls._aliases().get(value) if isinstance(value, str) else None
+        return alias if alias is not None else cls.__members__["UNKNOWN"]

@@ -9,7 +9,6 @@ the manager enabled it).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from . import _validation as check
-from ._convert import to_bool, to_datetime, to_int, to_text
+from ._convert import WordEnum, to_bool, to_datetime, to_int, to_text
 from ._endpoints import Endpoint, KeyKind, declared
 from ._masking import mask_card_numbers
 from .errors import ProtocolError
@@ -28,6 +27,7 @@ from .payments import (
     PaymentState,
     ReceiptPosition,
     items,
+    order_params,
     payer_params,
     payment_id_text,
     settle,
@@ -88,20 +88,13 @@ PayoutCardStorage.PAYOUT_ADD2_PAYOUT_KEY = PayoutCardStorage(
 )
 
 
-class CardState(enum.Enum):
+class CardState(WordEnum):
     """A saved card's ``pg_status``; ``UNKNOWN`` keeps other words in ``status_text``."""
 
     APPROVED = "approved"
     SUCCESS = "success"
     DELETED = "deleted"
     UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, word: object) -> CardState:
-        try:
-            return cls(word)
-        except ValueError:
-            return cls.UNKNOWN
 
 
 @attrs.frozen(slots=True)
@@ -138,7 +131,7 @@ class SavedCard:
         word = fields.get("pg_status")
         return cls(
             card_token=str(fields.get("pg_card_token") or ""),
-            state=CardState.parse(word),
+            state=CardState(word),
             status_text=word if isinstance(word, str) else "",
             card_id=to_int(fields.get("pg_card_id")),
             card_hash=to_text(fields.get("pg_card_hash")),
@@ -263,7 +256,7 @@ class Cards:
         fields = card[0] if card else answer.fields
         return RemovedCard(
             str(fields.get("pg_card_token") or card_token),
-            CardState.parse(fields.get("pg_status")),
+            CardState(fields.get("pg_status")),
             to_datetime(fields.get("deleted_at")),
             answer,
         )
@@ -295,13 +288,13 @@ class Cards:
         Carries an idempotency key (derived from the order id unless given), so a lost answer
         is safely asked again.
         """
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-            "pg_user_id": check.user_id("pg_user_id", user_id),
-            "pg_card_token": check.required_text("pg_card_token", card_token, max_length=255),
-        }
+        params = order_params(order_id, amount, description)
+        params.update(
+            {
+                "pg_user_id": check.user_id("pg_user_id", user_id),
+                "pg_card_token": check.required_text("pg_card_token", card_token, max_length=255),
+            }
+        )
         payer_params(
             params,
             user_phone=user_phone,

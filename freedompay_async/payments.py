@@ -26,7 +26,7 @@ from tenacity import (
 )
 
 from . import _validation as check
-from ._convert import to_bool, to_datetime, to_decimal, to_int, to_text
+from ._convert import WordEnum, to_bool, to_datetime, to_decimal, to_int, to_text
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from .errors import AMBIGUOUS, FreedomPayError, OutcomeUnknown, ProtocolError, ValidationError
@@ -58,7 +58,7 @@ CALLBACK_METHODS = frozenset({"GET", "POST", "XML"})
 _MAX_RECEIPT_PRICE = Decimal("9999999")
 
 
-class PaymentState(enum.Enum):
+class PaymentState(WordEnum):
     """Where a payment stands (``pg_payment_status``; create answers' ``pg_status``).
 
     ``NEW`` (created, the payer has not paid), ``NEED_APPROVE`` (waiting for an SMS code) and
@@ -78,13 +78,8 @@ class PaymentState(enum.Enum):
     UNKNOWN = "unknown"
 
     @classmethod
-    def parse(cls, word: object) -> PaymentState:
-        if word == "ok":
-            return cls.SUCCESS
-        try:
-            return cls(word)
-        except ValueError:
-            return cls.UNKNOWN
+    def _aliases(cls) -> dict[str, PaymentState]:
+        return {"ok": cls.SUCCESS}  # create answers' pg_status
 
     @property
     def is_final(self) -> bool:
@@ -102,7 +97,7 @@ _FINAL_STATES = frozenset(
 )
 
 
-class TransactionState(enum.Enum):
+class TransactionState(WordEnum):
     """``pg_transaction_status`` of ``get_status2.php``."""
 
     PARTIAL = "partial"  # created, not paid
@@ -111,13 +106,6 @@ class TransactionState(enum.Enum):
     FAILED = "failed"
     INCOMPLETE = "incomplete"  # expired unpaid
     UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, word: object) -> TransactionState:
-        try:
-            return cls(word)
-        except ValueError:
-            return cls.UNKNOWN
 
 
 class TaxType(enum.IntEnum):
@@ -186,7 +174,7 @@ class Refund:
     def from_fields(cls, fields: Mapping[str, Any]) -> Refund:
         return cls(
             to_int(fields.get("pg_payment_id")),
-            PaymentState.parse(fields.get("pg_payment_status") or fields.get("pg_status")),
+            PaymentState(fields.get("pg_payment_status") or fields.get("pg_status")),
             to_decimal(fields.get("pg_amount")),
             to_datetime(fields.get("pg_payment_date")),
             to_text(fields.get("pg_reference")),
@@ -249,7 +237,7 @@ class Payment:
                 to_text(fields.get("pg_3d_md")),
                 to_text(fields.get("pg_3d_pareq")),
             )
-        state = PaymentState.parse(word)
+        state = PaymentState(word)
         if three_ds is not None and "pg_payment_status" not in fields:
             state = PaymentState.PROCESS  # authorised only once the payer passes 3-D Secure
         refunds = items(fields.get("pg_refund_payments"), "pg_refund_payment")
@@ -397,6 +385,20 @@ async def settle(
     return found
 
 
+def order_params(
+    order_id: str, amount: Decimal | str, description: str, currency: str | None = None
+) -> dict[str, object]:
+    """The fields every charge starts with, validated."""
+    params: dict[str, object] = {
+        "pg_order_id": check.order_id("pg_order_id", order_id),
+        "pg_amount": check.amount("pg_amount", amount),
+        "pg_description": check.required_text("pg_description", description),
+    }
+    if currency is not None:
+        params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+    return params
+
+
 def payer_params(
     params: dict[str, object],
     *,
@@ -491,13 +493,7 @@ class Payments:
         carries an idempotency key (by default derived from the order id), so it is safely
         repeated when its outcome is unknown.
         """
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-        }
-        if currency is not None:
-            params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+        params = order_params(order_id, amount, description, currency)
         if payment_method is not None:
             params["pg_payment_method"] = check.required_text(
                 "pg_payment_method", payment_method, max_length=64
@@ -574,7 +570,7 @@ class Payments:
         return OrderStatus(
             order_id,
             to_int(answer.get("pg_payment_id")) or None,
-            TransactionState.parse(word),
+            TransactionState(word),
             word if isinstance(word, str) else "",
             to_bool(answer.get("pg_can_reject")),
             to_bool(answer.get("pg_testing_mode")),

@@ -12,7 +12,6 @@ Rules (shared/API-NOTES.md sections 3, 5, 6):
 
 from __future__ import annotations
 
-import enum
 import random
 import re
 import time
@@ -33,7 +32,7 @@ from tenacity import (
 )
 
 from . import _validation as check
-from ._convert import GATEWAY_TIMEZONE, to_datetime, to_decimal, to_int
+from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from .errors import (
@@ -66,8 +65,8 @@ __all__ = [
 ]
 
 
-class PayoutState(enum.Enum):
-    """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` keeps an unexpected word."""
+class PayoutState(WordEnum):
+    """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` is an unexpected word."""
 
     SUCCESS = "success"
     ERROR = "error"
@@ -75,14 +74,9 @@ class PayoutState(enum.Enum):
     UNKNOWN = "unknown"
 
     @classmethod
-    def parse(cls, word: object) -> PayoutState:
+    def _aliases(cls) -> dict[str, PayoutState]:
         # Create calls answer ok/error/process, status calls success/error/process.
-        if word == "ok":
-            return cls.SUCCESS
-        try:
-            return cls(word)
-        except ValueError:
-            return cls.UNKNOWN
+        return {"ok": cls.SUCCESS}
 
 
 class PayoutOutcomeUnknown(OutcomeUnknown):
@@ -123,9 +117,9 @@ class Payout:
         """From a create answer (``pg_status``) or a status answer (``pg_payment_status``)."""
         fields = answer.fields
         if "pg_payment_status" in fields:  # payout_status2: pg_status is the request's status
-            state = PayoutState.parse(fields["pg_payment_status"])
+            state = PayoutState(fields["pg_payment_status"])
         else:
-            state = PayoutState.parse(fields.get("pg_status"))
+            state = PayoutState(fields.get("pg_status"))
         amount = fields.get("pg_payment_amount") or fields.get("pg_amount")
         description = fields.get("pg_error_description")
         return cls(

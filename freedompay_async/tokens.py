@@ -15,7 +15,7 @@ import attrs
 from . import _validation as check
 from ._endpoints import declared
 from .errors import ValidationError
-from .payments import LANGUAGES, Payment, payment_id_text, settle
+from .payments import LANGUAGES, Payment, order_params, payment_id_text, settle
 
 if TYPE_CHECKING:
     from .client import FreedomPayClient
@@ -160,13 +160,7 @@ class Tokens:
         currency: str | None,
         extra_params: Sequence[str],
     ) -> dict[str, object]:
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-        }
-        if currency is not None:
-            params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+        params = order_params(order_id, amount, description, currency)
         params.update(check.free_params(extra_params))
         return params
 
