@@ -17,8 +17,8 @@ import random
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from . import _validation as check
+from ._convert import GATEWAY_TIMEZONE, to_datetime, to_decimal, to_int
 from ._endpoints import Endpoint, endpoint_for_path
 from ._masking import mask_card_numbers
 from .errors import (
@@ -62,9 +63,6 @@ __all__ = [
     "PayoutState",
     "Payouts",
 ]
-
-# Naive gateway timestamps are taken as Kazakhstan time (UTC+5, inferred: the docs give none).
-GATEWAY_TIMEZONE = timezone(timedelta(hours=5))
 
 
 class PayoutState(enum.Enum):
@@ -100,27 +98,6 @@ class PayoutPending(FreedomPayError):
         super().__init__(f"payout {order_id} (payment {payment_id}) is still in process")
 
 
-def _decimal(value: object) -> Decimal | None:
-    try:
-        return Decimal(value) if isinstance(value, str) and value else None
-    except InvalidOperation:
-        return None
-
-
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else None
-
-
-def _datetime(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=GATEWAY_TIMEZONE)
-
-
 @attrs.frozen(slots=True, repr=False)
 class Payout:
     """A payout as the gateway last reported it; ``raw`` is that answer, extra fields included."""
@@ -152,13 +129,13 @@ class Payout:
         description = fields.get("pg_error_description")
         return cls(
             order_id=str(fields.get("pg_order_id") or order_id),
-            payment_id=_int(fields.get("pg_payment_id")),
+            payment_id=to_int(fields.get("pg_payment_id")),
             state=state,
-            amount=_decimal(amount),
-            balance=_decimal(fields.get("pg_balance")),
+            amount=to_decimal(amount),
+            balance=to_decimal(fields.get("pg_balance")),
             card_hash=fields.get("pg_card_hash") or None,
-            payment_date=_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
-            error_code=_int(fields.get("pg_error_code")) or None,
+            payment_date=to_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            error_code=to_int(fields.get("pg_error_code")) or None,
             error_description=description if isinstance(description, str) and description else None,
             raw=answer,
         )
@@ -416,7 +393,7 @@ class Payouts:
         redirect = answer.get("pg_redirect_url")
         if not isinstance(redirect, str) or not redirect:
             raise ProtocolError("payout page answer has no pg_redirect_url", raw=answer.raw)
-        return PayoutPage(order_id, _int(answer.get("pg_payment_id")), redirect, answer)
+        return PayoutPage(order_id, to_int(answer.get("pg_payment_id")), redirect, answer)
 
     async def status(
         self,
@@ -461,7 +438,7 @@ class Payouts:
         """The merchant's payout balance (``g2g/balance_status``)."""
         params: dict[str, object] = {} if currency is None else {"pg_currency": currency}
         answer = await self._client.call(self._BALANCE, params)
-        amount = _decimal(answer.get("pg_balance"))
+        amount = to_decimal(answer.get("pg_balance"))
         if amount is None:
             raise ProtocolError("balance answer has no pg_balance", raw=answer.raw)
         currency_field = answer.get("pg_currency")
