@@ -1,23 +1,38 @@
 """Asyncio client for the FreedomPay (ex-PayBox.money) payment gateway.
 
 Start with :class:`FreedomPayClient`; errors live in :mod:`freedompay_async.errors`, the
-signature algorithm in :mod:`freedompay_async.signing`.
+signature algorithm in :mod:`freedompay_async.signing`, the gateway's callbacks (result, check
+and payout notifications) in :mod:`freedompay_async.callbacks`.
 """
 
 from __future__ import annotations
 
-from . import errors, signing
+from . import callbacks, errors, signing
 from ._endpoints import ENDPOINTS, Endpoint, KeyKind
+from .callbacks import (
+    AnswerStatus,
+    CallbackAnswer,
+    CardSavedNotification,
+    CheckRequest,
+    PaymentResult,
+    PayoutNotification,
+    ResultNotification,
+    parse_callback,
+)
 from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
 from .errors import (
     BadSignature,
+    CallbackError,
+    CallbackSignatureError,
     ConfigurationError,
     FreedomPayError,
     GatewayError,
     GatewayOutcomeUnknown,
+    MalformedCallback,
     MalformedResponse,
     OutcomeUnknown,
     ProtocolError,
+    RejectionNotAllowed,
     RequestNotSent,
     SignatureMismatch,
     TransportError,
@@ -46,8 +61,14 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ENDPOINTS",
     "HOSTS",
+    "AnswerStatus",
     "BadSignature",
     "Balance",
+    "CallbackAnswer",
+    "CallbackError",
+    "CallbackSignatureError",
+    "CardSavedNotification",
+    "CheckRequest",
     "ConfigurationError",
     "Endpoint",
     "Environment",
@@ -57,9 +78,12 @@ __all__ = [
     "GatewayOutcomeUnknown",
     "GatewayResponse",
     "KeyKind",
+    "MalformedCallback",
     "MalformedResponse",
     "OutcomeUnknown",
+    "PaymentResult",
     "Payout",
+    "PayoutNotification",
     "PayoutOutcomeUnknown",
     "PayoutPage",
     "PayoutPending",
@@ -68,7 +92,9 @@ __all__ = [
     "Payouts",
     "ProtocolError",
     "Region",
+    "RejectionNotAllowed",
     "RequestNotSent",
+    "ResultNotification",
     "RetryPolicy",
     "SignatureMismatch",
     "TransportError",
@@ -78,6 +104,8 @@ __all__ = [
     "UnsupportedValueType",
     "ValidationError",
     "__version__",
+    "callbacks",
     "errors",
+    "parse_callback",
     "signing",
 ]
