@@ -30,6 +30,7 @@ from ._models import (
     ResultNotification,
     parse_callback,
     parse_callback_unverified,
+    verify_fields,
 )
 from ._transport import received_fields
 
@@ -49,4 +50,5 @@ __all__ = [
     "parse_callback",
     "parse_callback_unverified",
     "received_fields",
+    "verify_fields",
 ]

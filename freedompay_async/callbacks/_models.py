@@ -39,6 +39,7 @@ __all__ = [
     "parse_callback",
     "parse_callback_unverified",
     "secret_for",
+    "verify_fields",
 ]
 
 C = TypeVar("C", bound="GatewayCallback")
@@ -394,6 +395,49 @@ def _script(url: str, script: str | None) -> str:
     return script
 
 
+def _check_signature(
+    nested: Mapping[str, object],
+    pairs: Sequence[tuple[str, str]],
+    *,
+    script: str,
+    secret_key: str,
+    what: str,
+    raw: bytes,
+) -> None:
+    signature = nested.get("pg_sig")
+    if not isinstance(signature, str) or not signature:
+        raise CallbackSignatureError(f"{what} has no pg_sig", raw=raw, fields=pairs)
+    try:
+        valid = signing.verify(script, nested, secret_key)
+    except UnicodeEncodeError:  # a script name from a URL path that is not valid text
+        valid = False
+    if not valid:
+        raise CallbackSignatureError(
+            f"{what}: pg_sig does not verify for script {script!r} "
+            f"(wrong key - payment vs payout? - or a proxy changed the path: pass script=)",
+            raw=raw,
+            fields=pairs,
+        )
+
+
+def _signed_fields(nested: Mapping[str, object]) -> dict[str, str]:
+    return {form_name: value for _, form_name, value in flatten(nested)}
+
+
+def verify_fields(
+    pairs: Sequence[tuple[str, str]], *, script: str, secret_key: str
+) -> CallbackFields:
+    """The signed fields of decoded ``pairs`` (see :func:`received_fields`), or
+    :class:`~freedompay_async.errors.CallbackSignatureError`.
+
+    For callbacks this module has no class for. Bracket names are rebuilt into the nested
+    structure the gateway signed; ``pg_sig`` is left out of the result.
+    """
+    nested = parse_form(pairs)
+    _check_signature(nested, pairs, script=script, secret_key=secret_key, what="callback", raw=b"")
+    return CallbackFields(_signed_fields(nested))
+
+
 def _build(
     kind: type[C],
     pairs: Sequence[tuple[str, str]],
@@ -403,32 +447,17 @@ def _build(
     raw: bytes,
 ) -> C:
     nested = parse_form(pairs)
-    verified = secret_key is not None
     if secret_key is not None:
-        signature = nested.get("pg_sig")
-        if not isinstance(signature, str) or not signature:
-            raise CallbackSignatureError(
-                f"{kind.kind} callback has no pg_sig", raw=raw, fields=pairs
-            )
-        try:
-            valid = signing.verify(script, nested, secret_key)
-        except UnicodeEncodeError:  # a script name from a URL path that is not valid text
-            valid = False
-        if not valid:
-            raise CallbackSignatureError(
-                f"{kind.kind} callback: pg_sig does not verify for script {script!r} "
-                f"(wrong key - payment vs payout? - or a proxy changed the path: pass script=)",
-                raw=raw,
-                fields=pairs,
-            )
-    signed = {form_name: value for _, form_name, value in flatten(nested)}
+        what = f"{kind.kind} callback"
+        _check_signature(nested, pairs, script=script, secret_key=secret_key, what=what, raw=raw)
+    signed = _signed_fields(nested)
     extra = {name: value for name, value in signed.items() if not _is_gateway_field(name)}
     read = _Reader(kind.kind, nested, pairs, raw)
     common: dict[str, Any] = {
         "fields": CallbackFields(signed),
         "extra": CallbackFields(extra),
         "script": script,
-        "verified": verified,
+        "verified": secret_key is not None,
         "payment_id": read.required_int("pg_payment_id"),
         "order_id": read.text("pg_order_id"),
         "can_reject": False,
