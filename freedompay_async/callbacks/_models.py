@@ -107,7 +107,8 @@ def _masked(value: str | None) -> str | None:
 
 @attrs.frozen(slots=True, repr=False, kw_only=True)
 class GatewayCallback:
-    """What every callback has.
+    """What every callback has; also a ``kind`` of its own for callbacks without a class here
+    (e.g. the payer's signed redirect to ``pg_success_url``: order and payment id).
 
     ``fields`` are the signed fields (``pg_sig`` left out), ``extra`` the merchant's own
     (non-``pg_``) fields among them, echoed by the gateway. ``script`` is the script name the
