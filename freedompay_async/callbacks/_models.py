@@ -376,11 +376,9 @@ def _is_gateway_field(name: str) -> bool:
 def secret_for(kind: type[GatewayCallback], secret_key: str, payout_secret_key: str | None) -> str:
     """The key that signs ``kind``: the payout key for payout notifications when given,
     otherwise ``secret_key`` (the payment key) - the client's rule for its two keys."""
-    key = (
-        payout_secret_key
-        if kind.key_kind == "payout" and payout_secret_key is not None
-        else (secret_key)
-    )
+    key = secret_key
+    if kind.key_kind == "payout" and payout_secret_key is not None:
+        key = payout_secret_key
     if not isinstance(key, str) or not key:
         raise ConfigurationError("the callback's secret key must be a non-empty string")
     try:
