@@ -8,7 +8,7 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHON_FILES = ["freedompay_async", "tests", "benchmarks", "noxfile.py"]
+PYTHON_FILES = ["freedompay_async", "tests", "benchmarks", "examples", "noxfile.py"]
 
 
 @nox.session

@@ -1,13 +1,24 @@
 """Asyncio client for the FreedomPay (ex-PayBox.money) payment gateway.
 
 Start with :class:`FreedomPayClient`; errors live in :mod:`freedompay_async.errors`, the
-signature algorithm in :mod:`freedompay_async.signing`.
+signature algorithm in :mod:`freedompay_async.signing`, the gateway's callbacks (result, check
+and payout notifications) in :mod:`freedompay_async.callbacks`.
 """
 
 from __future__ import annotations
 
-from . import errors, signing
+from . import callbacks, errors, signing
 from ._endpoints import ENDPOINTS, Endpoint, KeyKind
+from .callbacks import (
+    AnswerStatus,
+    CallbackAnswer,
+    CardSavedNotification,
+    CheckRequest,
+    PaymentResult,
+    PayoutNotification,
+    ResultNotification,
+    parse_callback,
+)
 from .cards import (
     CardForm,
     CardPayment,
@@ -21,13 +32,17 @@ from .cards import (
 from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
 from .errors import (
     BadSignature,
+    CallbackError,
+    CallbackSignatureError,
     ConfigurationError,
     FreedomPayError,
     GatewayError,
     GatewayOutcomeUnknown,
+    MalformedCallback,
     MalformedResponse,
     OutcomeUnknown,
     ProtocolError,
+    RejectionNotAllowed,
     RequestNotSent,
     SignatureMismatch,
     TransportError,
@@ -73,12 +88,18 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ENDPOINTS",
     "HOSTS",
+    "AnswerStatus",
     "BadSignature",
     "Balance",
+    "CallbackAnswer",
+    "CallbackError",
+    "CallbackSignatureError",
     "CardForm",
     "CardPayment",
+    "CardSavedNotification",
     "CardState",
     "Cards",
+    "CheckRequest",
     "ConfigurationError",
     "CvcPage",
     "Endpoint",
@@ -89,6 +110,7 @@ __all__ = [
     "GatewayOutcomeUnknown",
     "GatewayResponse",
     "KeyKind",
+    "MalformedCallback",
     "MalformedResponse",
     "Mobile",
     "OrderStatus",
@@ -99,10 +121,12 @@ __all__ = [
     "PaymentOutcomeUnknown",
     "PaymentPage",
     "PaymentPending",
+    "PaymentResult",
     "PaymentState",
     "Payments",
     "Payout",
     "PayoutCardStorage",
+    "PayoutNotification",
     "PayoutOutcomeUnknown",
     "PayoutPage",
     "PayoutPending",
@@ -113,8 +137,10 @@ __all__ = [
     "ReceiptPosition",
     "Refund",
     "Region",
+    "RejectionNotAllowed",
     "RemovedCard",
     "RequestNotSent",
+    "ResultNotification",
     "RetryPolicy",
     "SavedCard",
     "SignatureMismatch",
@@ -130,6 +156,8 @@ __all__ = [
     "ValidationError",
     "WalletToken",
     "__version__",
+    "callbacks",
     "errors",
+    "parse_callback",
     "signing",
 ]

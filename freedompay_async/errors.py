@@ -9,6 +9,8 @@ Everything derives from :class:`FreedomPayError`. The split that matters for mon
 * :class:`ProtocolError` - an answer arrived but cannot be trusted (malformed, unsigned, wrongly
   signed, unexpected HTTP status). For money movement this is as ambiguous as a lost answer.
 * :class:`GatewayError` - a signed, final "error" answer from the gateway.
+* :class:`CallbackError` - a callback from the gateway (result, check, payout notification) that
+  must not reach your code: unsigned, wrongly signed or malformed.
 
 Messages never contain secrets or full card numbers; raw bodies are kept on the exception
 (``.raw``) for diagnosis, not in its message.
@@ -16,6 +18,7 @@ Messages never contain secrets or full card numbers; raw bodies are kept on the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from ._masking import mask_card_numbers
@@ -23,6 +26,8 @@ from ._masking import mask_card_numbers
 __all__ = [
     "AMBIGUOUS",
     "BadSignature",
+    "CallbackError",
+    "CallbackSignatureError",
     "CannotBeCancelled",
     "ConfigurationError",
     "CustomerError",
@@ -32,9 +37,11 @@ __all__ = [
     "InternalGatewayError",
     "InvalidParameter",
     "LimitExceeded",
+    "MalformedCallback",
     "MalformedResponse",
     "OutcomeUnknown",
     "ProtocolError",
+    "RejectionNotAllowed",
     "RequestNotSent",
     "SignatureMismatch",
     "TransactionCancelled",
@@ -126,6 +133,35 @@ class UnexpectedHTTPStatus(ProtocolError):
     def __init__(self, status: int, *, raw: bytes, endpoint: str = "") -> None:
         self.status = status
         super().__init__(f"HTTP {status} instead of a gateway answer", raw=raw, endpoint=endpoint)
+
+
+class CallbackError(FreedomPayError):
+    """A callback from the gateway was refused, or cannot be answered as asked.
+
+    ``raw`` keeps the body as received and ``fields`` the decoded ``(name, value)`` pairs (when
+    decoding got that far), for diagnosis; the message never shows values, keys or signatures.
+    """
+
+    def __init__(
+        self, message: str, *, raw: bytes = b"", fields: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        self.raw = raw
+        self.fields = tuple(fields)
+        super().__init__(mask_card_numbers(message))
+
+
+class MalformedCallback(CallbackError):
+    """Not a callback this library can read: unknown content type, broken form or XML,
+    oversized, DTD/entity tricks, or a documented field missing or unreadable."""
+
+
+class CallbackSignatureError(CallbackError):
+    """The callback's ``pg_sig`` is missing or does not match: forged, corrupted, the wrong key
+    (payment vs payout) or a script name changed by a proxy (pass ``script=``)."""
+
+
+class RejectionNotAllowed(CallbackError, ValueError):
+    """A ``rejected`` answer to a callback that does not allow it (``pg_can_reject`` is not 1)."""
 
 
 class GatewayError(FreedomPayError):
