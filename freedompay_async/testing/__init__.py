@@ -1,4 +1,4 @@
-"""A stateful FreedomPay gateway emulator for tests: payouts, balance, notifications, faults.
+"""A stateful FreedomPay gateway emulator for tests: payouts, payments, callbacks, faults.
 
 Run it in-process (:class:`Emulator`), through the pytest plugin
 (``freedompay_async.testing.pytest_plugin``: ``freedompay_emulator`` / ``freedompay_client``
@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from ._emulator import Emulator
 from ._faults import Fault, FaultKind, FaultPlan, FaultRecord
-from ._gateway import SERVED_PATHS, EmulatorSettings, ErrorCode
-from ._notifier import GATEWAY_RETRY_DELAYS, TEST_RETRY_DELAYS, Delivery
+from ._gateway import SERVED_PATHS
+from ._notifier import GATEWAY_RETRY_DELAYS, TEST_RETRY_DELAYS, Delivery, DeliveryKind
+from ._protocol import EmulatorSettings, ErrorCode, PayoutCardSave
 from ._rules import TEST_CARD_RULES, Outcome, Rule, RuleBook
-from ._state import CardToken, Payment, Payout, PayoutStatus
+from ._state import (
+    CardToken,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    RecurringProfile,
+    Refund,
+)
 
 __all__ = [
     "GATEWAY_RETRY_DELAYS",
@@ -23,6 +33,7 @@ __all__ = [
     "TEST_RETRY_DELAYS",
     "CardToken",
     "Delivery",
+    "DeliveryKind",
     "Emulator",
     "EmulatorSettings",
     "ErrorCode",
@@ -32,8 +43,13 @@ __all__ = [
     "FaultRecord",
     "Outcome",
     "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
     "Payout",
+    "PayoutCardSave",
     "PayoutStatus",
+    "RecurringProfile",
+    "Refund",
     "Rule",
     "RuleBook",
 ]

@@ -16,8 +16,9 @@ from freedompay_async.retry import RetryPolicy
 
 from ._app import build_app
 from ._faults import FaultPlan, FaultRecord
-from ._gateway import EmulatorSettings, Gateway
+from ._gateway import Gateway
 from ._notifier import TEST_RETRY_DELAYS, Delivery, Notifier
+from ._protocol import EmulatorSettings, PayoutCardSave
 from ._rules import RuleBook
 from ._state import GatewayState, Payment, Payout
 
@@ -34,8 +35,9 @@ class Emulator:
             assert emu.created_count("order-7") == 1
 
     Configure outcomes with :attr:`rules`, misbehaviour with :attr:`faults`; inspect
-    :attr:`payouts`, :attr:`balance`, :attr:`notifications`. :attr:`app` is the aiohttp
-    application, for use with ``aiohttp.test_utils`` instead of :meth:`start`.
+    :attr:`payouts`, :attr:`payments`, :attr:`balance`, :attr:`notifications`; play the payer
+    with :meth:`pay`. :attr:`app` is the aiohttp application, for use with
+    ``aiohttp.test_utils`` instead of :meth:`start`.
     """
 
     def __init__(
@@ -47,6 +49,8 @@ class Emulator:
         balance: Decimal | int | str = Decimal("1000000.00"),
         currency: str = "KZT",
         api_root: str = "root",
+        mfs_root: str = "root",
+        payout_card_save: PayoutCardSave = "A",
         notify_retry_delays: Sequence[float] = TEST_RETRY_DELAYS,
         notify_timeout: float = 5.0,
         host: str = "127.0.0.1",
@@ -59,6 +63,8 @@ class Emulator:
             balance=balance,
             currency=currency,
             api_root=api_root,
+            mfs_root=mfs_root,
+            payout_card_save=payout_card_save,
             notify_retry_delays=notify_retry_delays,
             notify_timeout=notify_timeout,
         )
@@ -67,8 +73,7 @@ class Emulator:
         self.state = GatewayState(self.settings.balance)
         self.rules = RuleBook()
         self.faults = FaultPlan()
-        notify_key = self.settings.payout_secret_key or self.settings.secret_key
-        self._notifier = Notifier(notify_key, self.settings.notify_retry_delays, notify_timeout)
+        self._notifier = Notifier(self.settings.notify_retry_delays, notify_timeout)
         self.gateway = Gateway(self.settings, self.state, self.rules, self._notifier)
         self.app = build_app(self.gateway, self.faults)
         self._runner: web.AppRunner | None = None
@@ -150,8 +155,46 @@ class Emulator:
 
     @property
     def payments(self) -> Mapping[int, Payment]:
-        """Payments created by ``init_payment.php``, by payment id."""
+        """Payments (acquiring) by payment id, whatever script created them."""
         return self.state.payments
+
+    def payments_for(self, order_id: str) -> Sequence[Payment]:
+        """The payments created with ``order_id``, oldest first."""
+        return self.state.payments_by_order.get(order_id, [])
+
+    def payment_count(self, order_id: str) -> int:
+        """How many payments were created with ``order_id`` (0: none; refused creates are not
+        payments, they show in :attr:`Payment.create_requests`)."""
+        return len(self.payments_for(order_id))
+
+    async def pay(
+        self,
+        payment_id: int,
+        *,
+        card_number: str = "4405645000006150",
+        succeed: bool = True,
+        error_code: int = 10007,
+        error_description: str = "Declined by issuer",
+    ) -> Payment:
+        """Play the payer completing the payment page of a ``new`` payment.
+
+        With a check URL, the Check request goes first and the merchant's answer decides
+        whether money is taken (see :mod:`freedompay_async.testing._payments`). Then the
+        payment succeeds with ``card_number`` (one-step: captured; ``pg_auto_clearing=0``:
+        held) or, with ``succeed=False``, fails with ``error_code`` / ``error_description``;
+        a recurring profile is created if asked for; the Result notification goes to the
+        result URL. Card-token payments (``card/init``) use the saved card whatever
+        ``card_number`` says; a wallet payment waiting for 3-D Secure completes it. Returns
+        the payment; raises ``KeyError`` for an unknown id and ``ValueError`` for a payment
+        that is not waiting for the payer. The emulator must be running.
+        """
+        return await self.gateway.payments.pay(
+            payment_id,
+            card_number=card_number,
+            succeed=succeed,
+            error_code=error_code,
+            error_description=error_description,
+        )
 
     @property
     def calls(self) -> Mapping[str, int]:
