@@ -13,6 +13,7 @@ from ._emulator import Emulator
 from ._faults import Fault, FaultKind, FaultPlan, FaultRecord
 from ._gateway import SERVED_PATHS
 from ._notifier import GATEWAY_RETRY_DELAYS, TEST_RETRY_DELAYS, Delivery, DeliveryKind
+from ._payments import MOBILE_PROCESS_PHONE, MOBILE_TEST_CODE, MOBILE_TEST_PHONE
 from ._protocol import EmulatorSettings, ErrorCode, PayoutCardSave
 from ._rules import TEST_CARD_RULES, Outcome, Rule, RuleBook
 from ._state import (
@@ -28,6 +29,9 @@ from ._state import (
 
 __all__ = [
     "GATEWAY_RETRY_DELAYS",
+    "MOBILE_PROCESS_PHONE",
+    "MOBILE_TEST_CODE",
+    "MOBILE_TEST_PHONE",
     "SERVED_PATHS",
     "TEST_CARD_RULES",
     "TEST_RETRY_DELAYS",

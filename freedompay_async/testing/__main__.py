@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--balance", type=_decimal, default=Decimal("1000000.00"))
     parser.add_argument("--currency", default="KZT")
     parser.add_argument("--api-root", default="root", help="answer root of api/* scripts")
+    parser.add_argument("--mfs-root", default="root", help="answer root of mfs/* scripts")
     return parser
 
 
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         balance=args.balance,
         currency=args.currency,
         api_root=args.api_root,
+        mfs_root=args.mfs_root,
         host=args.host,
         port=args.port,
     )

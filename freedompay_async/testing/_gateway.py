@@ -92,6 +92,9 @@ SERVED_PATHS: tuple[str, ...] = (
     "do_capture.php",
     "revoke.php",
     "make_recurring_payment.php",
+    "mfs/pay",
+    "mfs/approve",
+    "mfs/resend_code",
 )
 
 

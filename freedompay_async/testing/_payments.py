@@ -31,6 +31,12 @@ here once:
   ``emu.rules`` like a payout (``process`` settles after status polls or seconds); it refuses
   an order id already used with :attr:`ErrorCode.ORDER_EXISTS`, and answers ``pg_status=ok``
   both for a charged and a still-``process`` payment (the status endpoints tell them apart);
+* mobile balance (``mfs/*``): any 11-digit phone pays; the one-time code is
+  :data:`MOBILE_TEST_CODE` (``111111``, the documented test code) for every phone, and
+  ``mfs/resend_code`` only counts (:attr:`Payment.code_resends`). A right code settles the
+  payment by ``emu.rules`` (default success), except for the documented second test phone
+  :data:`MOBILE_PROCESS_PHONE` (``77027777777``): ``mfs/approve`` answers ``process`` and the
+  payment turns ``success`` right after the next status poll. ``mfs/*`` send no Check request;
 * a ``process`` payment counts the status calls made about it (``get_status3.php``,
   ``get_status2.php``, ``g2g/status_v2``); a poll sees ``process`` and the payment settles
   right after the poll that reaches its rule's count.
@@ -61,6 +67,7 @@ from ._protocol import (
     Fields,
     _amount,
     _choice,
+    _digits,
     _flag,
     _int_between,
     _money,
@@ -77,7 +84,15 @@ from ._protocol import (
 from ._rules import Rule, RuleBook
 from ._state import GatewayState, Payment, PaymentMethod, PaymentStatus, RecurringProfile, now_text
 
-__all__ = ["PaymentDesk"]
+__all__ = ["MOBILE_PROCESS_PHONE", "MOBILE_TEST_CODE", "MOBILE_TEST_PHONE", "PaymentDesk"]
+
+#: The one-time code ``mfs/approve`` accepts (the documented test code, for every phone).
+MOBILE_TEST_CODE = "111111"
+#: The documented Kcell test phone: paid at once after ``mfs/approve``.
+MOBILE_TEST_PHONE = "77017777777"
+#: The documented second test phone: ``mfs/approve`` answers ``process``; the payment turns
+#: ``success`` right after the next status poll.
+MOBILE_PROCESS_PHONE = "77027777777"
 
 Handler = Callable[[Fields], Answer]
 
@@ -99,6 +114,7 @@ _INIT_URLS = (
 )
 _PARAMS = ("pg_param1", "pg_param2", "pg_param3")
 _REQUEST_METHODS = frozenset({"GET", "POST", "XML"})
+_PAYMENT_SYSTEMS = frozenset({"TELE2KZT", "ALTELKZT", "BEELINEKZT", "KCELLKZT", "ACTIVKZT"})
 _DEFAULT_RECURRING_MONTHS = 36
 _DEFAULT_LIFETIME = 86400
 _TRANSACTION_STATUS: dict[PaymentStatus, str] = {
@@ -150,6 +166,9 @@ class PaymentDesk:
             "do_capture.php": self._capture,
             "revoke.php": self._refund,
             "make_recurring_payment.php": self._recurring,
+            "mfs/pay": self._mfs_pay,
+            "mfs/approve": self._mfs_approve,
+            "mfs/resend_code": self._mfs_resend_code,
         }
 
     def close(self) -> None:
@@ -640,6 +659,54 @@ class PaymentDesk:
         if payment.status == "error":
             return _error_answer(payment, common)
         return Answer({"pg_status": "ok", **common})
+
+    # -- mobile balance ----------------------------------------------------------------------
+
+    def _mfs_pay(self, fields: Fields) -> Answer:
+        payment = self._payment(fields)
+        phone = _digits(fields, "pg_abonent_phone", 11, 11)
+        system = _choice(fields, "pg_payment_system_code", _PAYMENT_SYSTEMS)
+        if payment.method != "mobile_commerce" or payment.status != "new":
+            raise _refuse(
+                ErrorCode.INVALID_STATE,
+                f"Payment is a {payment.status} {payment.method} payment: only a new "
+                "mobile_commerce payment is paid from a phone",
+            )
+        payment.status, payment.awaiting = "process", "approval"
+        payment.abonent_phone, payment.payment_system = phone, system
+        return Answer({"pg_status": "need_approve", "pg_payment_id": str(payment.payment_id)})
+
+    def _awaiting_code(self, payment: Payment) -> None:
+        if payment.awaiting != "approval":
+            raise _refuse(
+                ErrorCode.INVALID_STATE,
+                f"Payment is {payment.status}: no one-time code is awaited (call mfs/pay first)",
+            )
+
+    def _mfs_approve(self, fields: Fields) -> Answer:
+        payment = self._payment(fields)
+        code = _required(fields, "pg_approval_code")
+        self._awaiting_code(payment)
+        if code != MOBILE_TEST_CODE:
+            raise _refuse(ErrorCode.INVALID_APPROVAL_CODE, "Invalid approval code")
+        payment.awaiting = None
+        if payment.user_phone is None:
+            payment.user_phone = payment.abonent_phone
+        if payment.abonent_phone == MOBILE_PROCESS_PHONE:
+            rule = Rule.process(polls=1)
+        else:
+            rule = self.rules.resolve(payment.order_id, payment.amount, None)
+        self._decide(payment, rule)
+        common = {"pg_payment_id": str(payment.payment_id)}
+        if payment.status == "error":
+            return _error_answer(payment, common)
+        return Answer({"pg_status": "ok" if payment.status == "success" else "process", **common})
+
+    def _mfs_resend_code(self, fields: Fields) -> Answer:
+        payment = self._payment(fields)
+        self._awaiting_code(payment)
+        payment.code_resends += 1
+        return Answer({"pg_status": "ok", "pg_payment_id": str(payment.payment_id)})
 
 
 def _error_answer(payment: Payment, extra: dict[str, str]) -> Answer:
