@@ -20,7 +20,7 @@ from ._gateway import Gateway
 from ._notifier import TEST_RETRY_DELAYS, Delivery, Notifier
 from ._protocol import EmulatorSettings, PayoutCardSave
 from ._rules import RuleBook
-from ._state import GatewayState, Payment, Payout
+from ._state import CardToken, GatewayState, Payment, Payout
 
 __all__ = ["Emulator"]
 
@@ -209,9 +209,18 @@ class Emulator:
         payout = self.state.payouts.get(order_id)
         return 0 if payout is None else payout.create_requests
 
-    def save_card(self, user_id: str, pan: str) -> str:
-        """Save a card for ``user_id`` (as the card-saving flow would); returns its token."""
-        return self.state.save_card(user_id, pan).token
+    def save_card(self, user_id: str, pan: str, *, for_payouts: bool = True) -> str:
+        """Save a card of ``user_id`` as the card-saving flow would; returns its token.
+
+        The card is for payouts (``reg2reg``) unless ``for_payouts=False``, which saves it for
+        payments (Token Pay, ``card/init``). A card is usable for its purpose only.
+        """
+        return self.state.save_card(user_id, pan, "payout" if for_payouts else "payment").token
+
+    @property
+    def cards(self) -> Mapping[str, CardToken]:
+        """The saved cards (the vault) by token."""
+        return self.state.cards
 
     def card_id(self, token: str) -> int:
         """The legacy numeric id (``pg_card_id_to``) of a saved card."""

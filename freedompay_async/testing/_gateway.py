@@ -95,6 +95,8 @@ SERVED_PATHS: tuple[str, ...] = (
     "mfs/pay",
     "mfs/approve",
     "mfs/resend_code",
+    "g2g/payment",
+    "g2g/status_v2",
 )
 
 
@@ -212,6 +214,7 @@ class Gateway:
             user_id,
             token if isinstance(token, str) and token else None,
             card_id if isinstance(card_id, str) else None,
+            "payout",  # a card saved for payments is not a payout destination
         )
         if card is None:
             name = "pg_card_token_to" if token else "pg_card_id_to"

@@ -37,6 +37,17 @@ here once:
   payment by ``emu.rules`` (default success), except for the documented second test phone
   :data:`MOBILE_PROCESS_PHONE` (``77027777777``): ``mfs/approve`` answers ``process`` and the
   payment turns ``success`` right after the next status poll. ``mfs/*`` send no Check request;
+* ``g2g/payment`` (Gateway API): Token Pay needs a card saved *for payments* of that
+  ``pg_user_id`` (else :attr:`ErrorCode.CARD_NOT_FOUND`); Token Pay and Apple / Google Pay are
+  decided by ``emu.rules`` (by order id, amount, or the card number / DPAN); an order id
+  already used is refused with :attr:`ErrorCode.ORDER_EXISTS`; a decline answers
+  ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
+  Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
+  emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
+  ``Emulator.pay`` plays the payer through 3-D Secure; every other ECI answers ``pg_3ds=0``;
+* ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
+  the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
+  ``pg_datetime``;
 * a ``process`` payment counts the status calls made about it (``get_status3.php``,
   ``get_status2.php``, ``g2g/status_v2``); a poll sees ``process`` and the payment settles
   right after the poll that reaches its rule's count.
@@ -50,6 +61,7 @@ import datetime
 import hashlib
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -70,6 +82,7 @@ from ._protocol import (
     _digits,
     _flag,
     _int_between,
+    _invalid,
     _money,
     _numeric_id,
     _optional,
@@ -82,7 +95,16 @@ from ._protocol import (
     _user_id,
 )
 from ._rules import Rule, RuleBook
-from ._state import GatewayState, Payment, PaymentMethod, PaymentStatus, RecurringProfile, now_text
+from ._state import (
+    GatewayState,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    RecurringProfile,
+    Refund,
+    now_iso,
+    now_text,
+)
 
 __all__ = ["MOBILE_PROCESS_PHONE", "MOBILE_TEST_CODE", "MOBILE_TEST_PHONE", "PaymentDesk"]
 
@@ -115,6 +137,11 @@ _INIT_URLS = (
 _PARAMS = ("pg_param1", "pg_param2", "pg_param3")
 _REQUEST_METHODS = frozenset({"GET", "POST", "XML"})
 _PAYMENT_SYSTEMS = frozenset({"TELE2KZT", "ALTELKZT", "BEELINEKZT", "KCELLKZT", "ACTIVKZT"})
+_WALLETS: dict[str, PaymentMethod] = {"apple_pay": "apple_pay", "google_pay": "google_pay"}
+_WALLET_NAMES = frozenset(_WALLETS)
+_ECI = frozenset({"00", "01", "02", "05", "06", "07"})
+#: The ECI of a wallet payment that was not authenticated on the device: 3-D Secure follows.
+_ECI_3DS = "07"
 _DEFAULT_RECURRING_MONTHS = 36
 _DEFAULT_LIFETIME = 86400
 _TRANSACTION_STATUS: dict[PaymentStatus, str] = {
@@ -169,6 +196,8 @@ class PaymentDesk:
             "mfs/pay": self._mfs_pay,
             "mfs/approve": self._mfs_approve,
             "mfs/resend_code": self._mfs_resend_code,
+            "g2g/payment": self._g2g_payment,
+            "g2g/status_v2": self._g2g_status,
         }
 
     def close(self) -> None:
@@ -707,6 +736,152 @@ class PaymentDesk:
         self._awaiting_code(payment)
         payment.code_resends += 1
         return Answer({"pg_status": "ok", "pg_payment_id": str(payment.payment_id)})
+
+    # -- Gateway API: Token Pay, Apple Pay, Google Pay ---------------------------------------
+
+    def _g2g_payment(self, fields: Fields) -> Answer:
+        method = _choice(fields, "pg_payment_method", _WALLET_NAMES)
+        order_id = _text(fields, "pg_order_id", 50)
+        amount = _amount(fields)
+        description = _text(fields, "pg_description", 1024)
+        currency = self._currency(fields)
+        result_url = _url(fields, "pg_result_url")
+        if method is None:
+            user_id = _user_id(fields, required=True)
+            card = self.state.find_card(
+                user_id or "", _required(fields, "pg_card_token"), None, "payment"
+            )
+            if card is None:
+                raise _refuse(
+                    ErrorCode.CARD_NOT_FOUND,
+                    "Card not found: pg_card_token is no payment card of pg_user_id",
+                )
+            self._refuse_duplicate(order_id)
+            payment = self.state.add_payment(
+                Payment(
+                    self.state.next_payment_id(),
+                    order_id,
+                    amount,
+                    description,
+                    currency,
+                    method="card_token",
+                    endpoint="g2g/payment",
+                    status="process",
+                    user_id=user_id,
+                    card_pan=card.card_hash,
+                    card_token=card.token,
+                    result_url=result_url,
+                )
+            )
+            self._decide(payment, self.rules.resolve(order_id, amount, card.pan))
+            common = {
+                "pg_payment_id": str(payment.payment_id),
+                "pg_merchant_id": self.settings.merchant_id,
+                "pg_order_id": order_id,
+                "pg_datetime": now_iso(),
+            }
+            if payment.status == "error":
+                return _error_answer(payment, common)
+            return Answer({"pg_status": "ok", **common})
+        return self._wallet_payment(
+            fields, _WALLETS[method], order_id, amount, description, currency, result_url
+        )
+
+    def _wallet_payment(
+        self,
+        fields: Fields,
+        method: PaymentMethod,
+        order_id: str,
+        amount: Decimal,
+        description: str,
+        currency: str,
+        result_url: str | None,
+    ) -> Answer:
+        pan = _digits(fields, "pg_card_pan", 13, 20)
+        _digits(fields, "pg_card_year", 2, 2)
+        if not 1 <= int(_digits(fields, "pg_card_month", 2, 2)) <= 12:
+            raise _invalid("pg_card_month", "expected 01 to 12")
+        _required(fields, "pg_online_payment_cryptogram")
+        eci = _required(fields, "pg_eci_indicator")
+        if eci not in _ECI:
+            raise _invalid("pg_eci_indicator", f"expected one of {', '.join(sorted(_ECI))}")
+        if method == "apple_pay":
+            _text(fields, "pg_card_name", 255)
+        auto_clearing = _flag(fields, "pg_auto_clearing", True)
+        self._refuse_duplicate(order_id)
+        payment = self.state.add_payment(
+            Payment(
+                self.state.next_payment_id(),
+                order_id,
+                amount,
+                description,
+                currency,
+                method=method,
+                endpoint="g2g/payment",
+                status="process",
+                auto_clearing=auto_clearing,
+                card_pan=mask_pan(pan),
+                result_url=result_url,
+            )
+        )
+        answer: AnswerFields = {"pg_status": "ok", "pg_payment_id": str(payment.payment_id)}
+        if eci == _ECI_3DS:
+            payment.awaiting = "3ds"
+            answer["pg_3ds"] = "1"
+            answer["pg_3d_acsurl"] = f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}"
+            answer["pg_3d_md"] = secrets.token_hex(16)
+            answer["pg_3d_pareq"] = base64.b64encode(secrets.token_bytes(48)).decode("ascii")
+            answer["pg_datetime"] = now_iso()
+            return Answer(answer)
+        self._decide(payment, self.rules.resolve(order_id, amount, pan))
+        if payment.status == "error":
+            return _error_answer(
+                payment, {"pg_payment_id": str(payment.payment_id), "pg_datetime": now_iso()}
+            )
+        answer["pg_3ds"] = "0"
+        if payment.status == "success":
+            answer["pg_auth_code"] = payment.auth_code or ""
+            answer["pg_reference"] = payment.reference or ""
+        answer["pg_datetime"] = now_iso()
+        return Answer(answer)
+
+    def _g2g_status(self, fields: Fields) -> Answer:
+        id_text = _optional(fields, "pg_payment_id")
+        order_id = _optional(fields, "pg_order_id")
+        if id_text is None:
+            if order_id is None:
+                raise _refuse(
+                    ErrorCode.INVALID_PARAMETER, "Missing required parameter pg_payment_id"
+                )
+            return self._answer_poll(self._by_order(order_id), self._gateway_status_fields)
+        number = _numeric_id(id_text) or 0
+        refunded = self.state.refunds.get(number)
+        if refunded is not None and order_id in (None, refunded[0].order_id):
+            return Answer(_refund_status(*refunded))
+        payment = self.state.payments.get(number)
+        if payment is None or order_id not in (None, payment.order_id):
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        self._expire_if_due(payment)
+        return self._answer_poll(payment, self._gateway_status_fields)
+
+    def _gateway_status_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
+        fields = self._status_fields(payment, status)
+        fields["pg_datetime"] = now_iso()
+        return fields
+
+
+def _refund_status(parent: Payment, refund: Refund) -> AnswerFields:
+    """``g2g/status_v2`` about a refund, asked for by the refund's own payment id."""
+    return {
+        "pg_status": "ok",
+        "pg_payment_status": refund.status,
+        "pg_payment_id": str(refund.payment_id),
+        "pg_order_id": parent.order_id,
+        "pg_currency": parent.currency,
+        "pg_amount": _money(refund.amount),
+        "pg_payment_date": refund.date,
+        "pg_datetime": now_iso(),
+    }
 
 
 def _error_answer(payment: Payment, extra: dict[str, str]) -> Answer:
