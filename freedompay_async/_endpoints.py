@@ -10,13 +10,14 @@ Where the documentation contradicts itself the choice is recorded next to the en
 
 from __future__ import annotations
 
+import re
 from typing import Literal, TypeAlias
 
 import attrs
 
 from .signing import script_name
 
-__all__ = ["ENDPOINTS", "Endpoint", "KeyKind", "endpoint_for_path"]
+__all__ = ["ENDPOINTS", "Endpoint", "KeyKind", "endpoint_for_path", "merchant_template"]
 
 KeyKind: TypeAlias = Literal["payment", "payout"]
 
@@ -137,3 +138,20 @@ _BY_PATH: dict[str, Endpoint] = {endpoint.path: endpoint for endpoint in ENDPOIN
 def endpoint_for_path(path: str) -> Endpoint | None:
     """The declared endpoint for ``path`` (leading ``/`` optional), if any."""
     return _BY_PATH.get(path.lstrip("/"))
+
+
+# "v1/merchant/552893/card/init": the Merchant API puts the merchant id in the path.
+_MERCHANT_SEGMENT = re.compile(r"(v\d+/merchant/)(\d+)/")
+
+
+def merchant_template(path: str) -> tuple[str, str | None]:
+    """Split a concrete Merchant API path into its endpoint-table template and merchant id.
+
+    ``/v1/merchant/552893/card/init`` -> ``("v1/merchant/{merchant_id}/card/init", "552893")``.
+    Any other path comes back without its leading ``/`` and with ``None``.
+    """
+    relative = path.lstrip("/")
+    match = _MERCHANT_SEGMENT.match(relative)
+    if match is None:
+        return relative, None
+    return f"{match[1]}{{merchant_id}}/{relative[match.end() :]}", match[2]

@@ -9,6 +9,7 @@ real wire format.
 
 from __future__ import annotations
 
+from ._cards import PAYOUT_CARD_SAVE_PATHS, PAYOUT_CARD_SAVE_VARIANTS
 from ._emulator import Emulator
 from ._faults import Fault, FaultKind, FaultPlan, FaultRecord
 from ._gateway import SERVED_PATHS
@@ -17,6 +18,8 @@ from ._payments import MOBILE_PROCESS_PHONE, MOBILE_TEST_CODE, MOBILE_TEST_PHONE
 from ._protocol import EmulatorSettings, ErrorCode, PayoutCardSave
 from ._rules import TEST_CARD_RULES, Outcome, Rule, RuleBook
 from ._state import (
+    CardPurpose,
+    CardSave,
     CardToken,
     Payment,
     PaymentMethod,
@@ -32,9 +35,13 @@ __all__ = [
     "MOBILE_PROCESS_PHONE",
     "MOBILE_TEST_CODE",
     "MOBILE_TEST_PHONE",
+    "PAYOUT_CARD_SAVE_PATHS",
+    "PAYOUT_CARD_SAVE_VARIANTS",
     "SERVED_PATHS",
     "TEST_CARD_RULES",
     "TEST_RETRY_DELAYS",
+    "CardPurpose",
+    "CardSave",
     "CardToken",
     "Delivery",
     "DeliveryKind",

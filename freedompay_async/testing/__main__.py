@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--currency", default="KZT")
     parser.add_argument("--api-root", default="root", help="answer root of api/* scripts")
     parser.add_argument("--mfs-root", default="root", help="answer root of mfs/* scripts")
+    parser.add_argument(
+        "--payout-card-save",
+        choices=("A", "B", "C", "D"),
+        default="A",
+        help="how saving a card for payouts is expected (see EmulatorSettings)",
+    )
     return parser
 
 
@@ -78,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         currency=args.currency,
         api_root=args.api_root,
         mfs_root=args.mfs_root,
+        payout_card_save=args.payout_card_save,
         host=args.host,
         port=args.port,
     )

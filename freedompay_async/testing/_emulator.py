@@ -20,7 +20,7 @@ from ._gateway import Gateway
 from ._notifier import TEST_RETRY_DELAYS, Delivery, Notifier
 from ._protocol import EmulatorSettings, PayoutCardSave
 from ._rules import RuleBook
-from ._state import CardToken, GatewayState, Payment, Payout
+from ._state import CardSave, CardToken, GatewayState, Payment, Payout
 
 __all__ = ["Emulator"]
 
@@ -35,9 +35,9 @@ class Emulator:
             assert emu.created_count("order-7") == 1
 
     Configure outcomes with :attr:`rules`, misbehaviour with :attr:`faults`; inspect
-    :attr:`payouts`, :attr:`payments`, :attr:`balance`, :attr:`notifications`; play the payer
-    with :meth:`pay`. :attr:`app` is the aiohttp application, for use with
-    ``aiohttp.test_utils`` instead of :meth:`start`.
+    :attr:`payouts`, :attr:`payments`, :attr:`cards`, :attr:`balance`, :attr:`notifications`;
+    play the payer with :meth:`pay` and :meth:`complete_card_save`. :attr:`app` is the aiohttp
+    application, for use with ``aiohttp.test_utils`` instead of :meth:`start`.
     """
 
     def __init__(
@@ -221,6 +221,26 @@ class Emulator:
     def cards(self) -> Mapping[str, CardToken]:
         """The saved cards (the vault) by token."""
         return self.state.cards
+
+    @property
+    def card_saves(self) -> Mapping[int, CardSave]:
+        """Card-saving sessions (``cardstorage/add`` and its payout twin) by payment id."""
+        return self.state.card_saves
+
+    async def complete_card_save(
+        self, payment_id: int, *, card_number: str = "4405645000006150", succeed: bool = True
+    ) -> CardToken | None:
+        """Play the payer filling in the card form of a card-saving session.
+
+        On success the card is saved (for payments after ``cardstorage/add``, for payouts after
+        the payout variant) and returned; with ``succeed=False`` nothing is saved and ``None``
+        is returned. Either way the card-save result goes to the session's ``pg_post_link``.
+        Raises ``KeyError`` for an unknown session and ``ValueError`` for a finished one. The
+        emulator must be running.
+        """
+        return self.gateway.cards.complete_card_save(
+            payment_id, card_number=card_number, succeed=succeed
+        )
 
     def card_id(self, token: str) -> int:
         """The legacy numeric id (``pg_card_id_to``) of a saved card."""

@@ -18,6 +18,8 @@ once:
   is created, the payout's ``create_requests`` goes up;
 * insufficient balance: error :attr:`ErrorCode.INSUFFICIENT_BALANCE`, nothing is created;
 * an idempotency key reused with other parameters: :attr:`ErrorCode.IDEMPOTENCY_CONFLICT`;
+  a request refused before anything was done (invalid field, unknown card) leaves its key
+  unused, so the corrected request may carry the same key;
 * a failed payout's status answer carries no error code (none is documented); the
   notification does carry ``pg_error_code`` / ``pg_error_description``;
 * a payout's amount leaves the balance when it is accepted (``ok`` or ``process``) and comes
@@ -33,9 +35,10 @@ from typing import TypeAlias
 
 import attrs
 
-from .._endpoints import Endpoint, endpoint_for_path
+from .._endpoints import endpoint_for_path
 from .._masking import mask_pan
 from ..signing import verify
+from ._cards import PAYOUT_CARD_SAVE_PATHS, CardDesk
 from ._notifier import Notifier
 from ._payments import PaymentDesk
 from ._protocol import (
@@ -43,6 +46,7 @@ from ._protocol import (
     EmulatorSettings,
     ErrorCode,
     Fields,
+    Route,
     _amount,
     _error,
     _money,
@@ -59,20 +63,12 @@ __all__ = ["SERVED_PATHS", "Answer", "EmulatorSettings", "ErrorCode", "Gateway",
 _Fingerprint: TypeAlias = tuple[str, tuple[tuple[str, str], ...]]
 
 
-@attrs.frozen(slots=True)
-class Route:
-    """A served script: its endpoint entry, signing key, answer root and handler."""
-
-    endpoint: Endpoint
-    key: str = attrs.field(repr=False)
-    root: str
-    handler: Callable[[Fields], Answer]
-
-
 #: Where the emulated payout page claims to live (a reserved, never-resolving host).
 PAYOUT_PAGE_URL = "https://freedompay-emulator.invalid/payout-page"
 
-#: The scripts served, by path (paths of the endpoint table). The scripts the table marks
+#: The scripts served, by path: the endpoint table's, plus the documented variant paths of
+#: saving a card for payouts (:data:`PAYOUT_CARD_SAVE_PATHS`). Merchant API paths are served
+#: with the merchant id in place of ``{merchant_id}``. The scripts the table marks
 #: ``idempotency=True`` honour ``pg_idempotency_key``; no other does.
 SERVED_PATHS: tuple[str, ...] = (
     "g2g/p2p2nonreg",
@@ -97,6 +93,15 @@ SERVED_PATHS: tuple[str, ...] = (
     "mfs/resend_code",
     "g2g/payment",
     "g2g/status_v2",
+    "v1/merchant/{merchant_id}/cardstorage/add",
+    "v1/merchant/{merchant_id}/cardstorage/list",
+    "v1/merchant/{merchant_id}/cardstorage/remove",
+    *PAYOUT_CARD_SAVE_PATHS,
+    "v1/merchant/{merchant_id}/cardstoragepayout/list",
+    "v1/merchant/{merchant_id}/cardstoragepayout/remove",
+    "v1/merchant/{merchant_id}/card/init",
+    "v1/merchant/{merchant_id}/card/pay",
+    "v1/merchant/{merchant_id}/card/direct",
 )
 
 
@@ -113,6 +118,7 @@ class Gateway:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._idempotency: dict[str, tuple[_Fingerprint, Answer]] = {}
         self.payments = PaymentDesk(settings, state, rules, notifier)
+        self.cards = CardDesk(settings, state, notifier)
         handlers: dict[str, Callable[[Fields], Answer]] = {
             "g2g/p2p2nonreg": self._to_card,
             "g2g/reg2reg": self._to_token_gateway,
@@ -125,9 +131,13 @@ class Gateway:
             "api/payment_status2": self._status_v2,
             "api/balance_status": self._balance,
             **self.payments.handlers,
+            **self.cards.handlers,
         }
         self.routes: dict[str, Route] = {}
         for path in SERVED_PATHS:
+            if path in PAYOUT_CARD_SAVE_PATHS:
+                self.routes[path] = self.cards.payout_save_route(path, self._root(path))
+                continue
             endpoint = endpoint_for_path(path)
             assert endpoint is not None, f"{path} missing from the endpoint table"
             self.routes[path] = Route(
@@ -144,15 +154,26 @@ class Gateway:
 
     # -- entry point -------------------------------------------------------------------------
 
-    def handle(self, route: Route, fields: Fields, pairs: Iterable[tuple[str, str]]) -> Answer:
-        """Check and execute one request; ``fields`` is ``pairs`` parsed PHP-style."""
-        if fields.get("pg_merchant_id") != self.settings.merchant_id:
+    def handle(
+        self,
+        route: Route,
+        fields: Fields,
+        pairs: Iterable[tuple[str, str]],
+        path_merchant: str | None = None,
+    ) -> Answer:
+        """Check and execute one request; ``fields`` is ``pairs`` parsed PHP-style.
+
+        ``path_merchant`` is the merchant id in a Merchant API path (``v1/merchant/{id}/...``);
+        it must be the merchant's, like ``pg_merchant_id``.
+        """
+        merchant_id = self.settings.merchant_id
+        if fields.get("pg_merchant_id") != merchant_id or path_merchant not in (None, merchant_id):
             return Answer(
                 _error(ErrorCode.UNKNOWN_MERCHANT, "Merchant is not identified").fields,
                 signed=False,
             )
         if not verify(route.endpoint.script, fields, route.key):
-            return _error(ErrorCode.BAD_SIGNATURE, "Invalid signature (pg_sig)")
+            return self._bad_signature(route, fields)
         key = fields.get("pg_idempotency_key") if route.endpoint.idempotency else None
         if not isinstance(key, str) or not key:
             return self._run(route, fields)
@@ -168,9 +189,26 @@ class Gateway:
                 ErrorCode.IDEMPOTENCY_CONFLICT,
                 "pg_idempotency_key was already used with other parameters",
             )
-        answer = self._run(route, fields)
+        try:
+            answer = route.handler(fields)
+        except _Refused as refused:
+            # Refused before anything was done: the corrected request may use the key.
+            return refused.answer
         self._idempotency[key] = (fingerprint, answer)
         return answer
+
+    def _bad_signature(self, route: Route, fields: Fields) -> Answer:
+        for script, key in route.alternates:
+            if verify(script, fields, key):
+                # Signed another documented way: refuse, readable by the sender.
+                return attrs.evolve(
+                    _error(
+                        ErrorCode.BAD_SIGNATURE,
+                        f"Invalid signature (pg_sig): {self.cards.expected}",
+                    ),
+                    sign_as=(script, key),
+                )
+        return _error(ErrorCode.BAD_SIGNATURE, "Invalid signature (pg_sig)")
 
     def _run(self, route: Route, fields: Fields) -> Answer:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeAlias
 
@@ -25,6 +25,7 @@ __all__ = [
     "ErrorCode",
     "Fields",
     "PayoutCardSave",
+    "Route",
 ]
 
 _CENT = Decimal("0.01")
@@ -150,6 +151,25 @@ class Answer:
     sign_as: tuple[str, str] | None = attrs.field(default=None, repr=False)
 
 
+Fields: TypeAlias = Mapping[str, Any]
+
+
+@attrs.frozen(slots=True)
+class Route:
+    """A served script: its endpoint entry, signing key, answer root and handler.
+
+    ``alternates`` are other (script, key) signings documented for the same path: a request
+    signed one of those ways is refused with code 100 signed that way, so its sender can read
+    the refusal (saving a card for payouts, where the docs disagree).
+    """
+
+    endpoint: Endpoint
+    key: str = attrs.field(repr=False)
+    root: str
+    handler: Callable[[Fields], Answer]
+    alternates: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
+
+
 class _Refused(Exception):
     """Control flow: the request is refused with ``answer``."""
 
@@ -175,9 +195,6 @@ def _invalid(name: str, detail: str) -> _Refused:
 
 def _money(value: Decimal) -> str:
     return format(value.quantize(_CENT), "f")
-
-
-Fields: TypeAlias = Mapping[str, Any]
 
 
 def _required(fields: Fields, name: str) -> str:
