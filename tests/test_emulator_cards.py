@@ -235,15 +235,15 @@ def variant(path: str, script: str, key: str = "payment") -> Endpoint:
     )
 
 
-VARIANTS = {
-    "A": variant("cardstoragepayout/add", "add2"),
-    "B": variant("cardstorage/add2", "add2"),
-    "C": variant("cardstoragepayout/add", "add"),
-    "D": variant("cardstoragepayout/add2", "add2", "payout"),
+VARIANTS: dict[PayoutCardSave, Endpoint] = {
+    "documented": variant("cardstoragepayout/add", "add2"),
+    "cardstorage_add2": variant("cardstorage/add2", "add2"),
+    "payout_add": variant("cardstoragepayout/add", "add"),
+    "payout_add2_payout_key": variant("cardstoragepayout/add2", "add2", "payout"),
 }
 
 
-@pytest.mark.parametrize("configured", ["A", "B", "C", "D"])
+@pytest.mark.parametrize("configured", list(VARIANTS))
 async def test_payout_card_save_variants(configured: PayoutCardSave, site: MerchantSite) -> None:
     async with (
         Emulator(
@@ -270,7 +270,7 @@ async def test_payout_card_save_variants(configured: PayoutCardSave, site: Merch
             assert expected in refused.value.description
         await emu.wait_notifications()
         [saved] = site.got("saved")
-        key = PAYOUT_KEY if configured == "D" else PAYMENT_KEY
+        key = PAYOUT_KEY if configured == "payout_add2_payout_key" else PAYMENT_KEY
         assert verify("saved", saved, key)
         assert len(emu.card_saves) == 1
         # A key no variant uses: the plain bad signature, signed the configured way.
@@ -440,10 +440,20 @@ async def test_faults_leave_the_cvc_page_readable(freedompay_emulator: Emulator)
     token = emu.save_card("user-1", CARD, for_payouts=False)
     async with emu.client() as client:
         created = await client.request(M + "card/init", card_order("F-1", token))
-    emu.faults.add(Fault.bad_signature(endpoint=M + "card/pay"))
-    raw = await raw_post(
-        emu, M + "card/pay", {"pg_payment_id": created["pg_payment_id"]}, script="pay"
-    )
-    assert raw.content_type == "text/html"
-    assert b'name="cvc"' in raw.body
-    assert [record.endpoint for record in emu.fault_records] == [M + "card/pay"]
+    concrete = f"v1/merchant/{MERCHANT}/card/pay"
+    # A fault names the endpoint by the path called, its template or its trailing segments.
+    for name in (concrete, M + "card/pay", "card/pay"):
+        emu.faults.add(Fault.bad_signature(endpoint=name, times=1))
+    for _ in range(3):
+        raw = await raw_post(
+            emu, concrete, {"pg_payment_id": created["pg_payment_id"]}, script="pay"
+        )
+        assert raw.content_type == "text/html"
+        assert b'name="cvc"' in raw.body
+    assert [(r.endpoint, r.call_number) for r in emu.fault_records] == [
+        (concrete, 1),
+        (concrete, 2),
+        (concrete, 3),
+    ]
+    assert emu.calls[concrete] == 3
+    assert not Fault.http_error(endpoint="card/pay").selects("v1/merchant/1/card/payment", None)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from ._emulator import Emulator
+from ._protocol import PAYOUT_CARD_SAVE_NAMES
 
 __all__ = ["main"]
 
@@ -50,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mfs-root", default="root", help="answer root of mfs/* scripts")
     parser.add_argument(
         "--payout-card-save",
-        choices=("A", "B", "C", "D"),
-        default="A",
+        choices=PAYOUT_CARD_SAVE_NAMES,
+        default="documented",
         help="how saving a card for payouts is expected (see EmulatorSettings)",
     )
     return parser

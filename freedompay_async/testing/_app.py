@@ -82,21 +82,24 @@ class _Dispatcher:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         routes = self.gateway.routes
-        route = routes.get(request.match_info["path"])
+        path = request.match_info["path"]
+        route = routes.get(path)
         path_merchant: str | None = None
         if route is None:
-            template, path_merchant = merchant_template(request.match_info["path"])
+            template, path_merchant = merchant_template(path)
             route = routes.get(template) if path_merchant is not None else None
             if route is None:
                 raise web.HTTPNotFound()
         pairs = await _received(request)
         fields = parse_form(pairs)
         order_id = fields.get("pg_order_id")
-        path = route.endpoint.path
         call_number = self.gateway.state.count_call(path)
         fault: Fault | None = None
         for applied in self.faults.take(
-            path, order_id if isinstance(order_id, str) else None, call_number
+            path,
+            order_id if isinstance(order_id, str) else None,
+            call_number,
+            template=route.endpoint.path,
         ):
             if applied.kind is FaultKind.LATENCY:
                 await asyncio.sleep(applied.delay)

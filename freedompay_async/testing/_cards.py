@@ -65,24 +65,24 @@ def _table(path: str) -> Endpoint:
 
 
 #: The documented ways to save a card for payouts (``tokens-and-cards.md`` section 4, M2);
-#: ``"A"`` is the endpoint table's ``cards.add_for_payouts``.
+#: ``"documented"`` is the endpoint table's ``cards.add_for_payouts``.
 PAYOUT_CARD_SAVE_VARIANTS: dict[PayoutCardSave, Endpoint] = {
-    "A": _table(_MERCHANT + "cardstoragepayout/add"),
-    "B": Endpoint(
+    "documented": _table(_MERCHANT + "cardstoragepayout/add"),
+    "cardstorage_add2": Endpoint(
         "cards.add_for_payouts",
         _MERCHANT + "cardstorage/add2",
         "payment",
         moves_money=False,
         script="add2",
     ),
-    "C": Endpoint(
+    "payout_add": Endpoint(
         "cards.add_for_payouts",
         _MERCHANT + "cardstoragepayout/add",
         "payment",
         moves_money=False,
         script="add",
     ),
-    "D": Endpoint(
+    "payout_add2_payout_key": Endpoint(
         "cards.add_for_payouts",
         _MERCHANT + "cardstoragepayout/add2",
         "payout",

@@ -50,7 +50,7 @@ class Emulator:
         currency: str = "KZT",
         api_root: str = "root",
         mfs_root: str = "root",
-        payout_card_save: PayoutCardSave = "A",
+        payout_card_save: PayoutCardSave = "documented",
         notify_retry_delays: Sequence[float] = TEST_RETRY_DELAYS,
         notify_timeout: float = 5.0,
         host: str = "127.0.0.1",
@@ -198,7 +198,8 @@ class Emulator:
 
     @property
     def calls(self) -> Mapping[str, int]:
-        """How many requests each endpoint path received (faulted ones included)."""
+        """How many requests each path received (faulted ones included), by the path as called:
+        Merchant API paths with the merchant id (``v1/merchant/552893/card/direct``)."""
         return self.state.calls
 
     def created_count(self, order_id: str) -> int:

@@ -40,7 +40,7 @@ from .._masking import mask_pan
 from ..signing import verify
 from ._cards import PAYOUT_CARD_SAVE_PATHS, CardDesk
 from ._notifier import Notifier
-from ._payments import PaymentDesk
+from ._payments import MOBILE_PROCESS_PHONE, MOBILE_TEST_CODE, MOBILE_TEST_PHONE, PaymentDesk
 from ._protocol import (
     Answer,
     EmulatorSettings,
@@ -57,7 +57,17 @@ from ._protocol import (
 from ._rules import RuleBook
 from ._state import GatewayState, Payout, PayoutStatus, now_text
 
-__all__ = ["SERVED_PATHS", "Answer", "EmulatorSettings", "ErrorCode", "Gateway", "Route"]
+__all__ = [
+    "MOBILE_PROCESS_PHONE",
+    "MOBILE_TEST_CODE",
+    "MOBILE_TEST_PHONE",
+    "SERVED_PATHS",
+    "Answer",
+    "EmulatorSettings",
+    "ErrorCode",
+    "Gateway",
+    "Route",
+]
 
 #: What makes two requests "the same parameters": the path and the fields but salt and sig.
 _Fingerprint: TypeAlias = tuple[str, tuple[tuple[str, str], ...]]

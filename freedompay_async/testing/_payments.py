@@ -1,5 +1,18 @@
-"""Payments (acquiring) in the emulated gateway: create, pay, status, cancel, capture, refund,
-recurring charges - signed with the payment key.
+"""Payments (acquiring) in the emulated gateway, all signed with the payment key: the payment
+page (``init_payment.php``), status, cancel, capture, refunds, recurring charges, mobile balance
+(``mfs/*``), Gateway API token and wallet payments (``g2g/payment``, ``g2g/status_v2``) and
+payments with a saved card (``v1/merchant/{id}/card/*``).
+
+Callbacks: the Check request carries ``pg_order_id``, ``pg_payment_id``, ``pg_amount``,
+``pg_currency``, ``pg_ps_amount``, ``pg_ps_full_amount``, ``pg_ps_currency`` and the merchant's
+own (non-``pg_``) fields; the Result notification (after success *and* failure) adds
+``pg_net_amount``, ``pg_description``, ``pg_result`` (1 / 0), ``pg_payment_date``,
+``pg_can_reject``, ``pg_testing_mode``, ``pg_captured``, ``pg_payment_method``, and when known
+``pg_card_pan`` (masked), ``pg_card_token``, ``pg_user_phone``, ``pg_user_contact_email``,
+``pg_auth_code`` / ``pg_reference`` (success), ``pg_recurring_profile_id`` /
+``pg_recurring_profile_expiry_date``, ``pg_failure_code`` / ``pg_failure_description``
+(failure). Both are POSTed form fields signed with the script name of the merchant's URL (its
+query fields included) and the payment key; the Result is re-sent until HTTP 200.
 
 Choices where the documentation is silent (``shared/api/purchase-mobile-callbacks.md``), made
 here once:

@@ -20,6 +20,7 @@ from ._notifier import TEST_RETRY_DELAYS
 
 __all__ = [
     "EMULATOR_HOST",
+    "PAYOUT_CARD_SAVE_NAMES",
     "Answer",
     "EmulatorSettings",
     "ErrorCode",
@@ -76,8 +77,17 @@ class ErrorCode(enum.IntEnum):
 
 
 #: Saving a card for payouts: which variant of the contradicting docs the emulated gateway
-#: expects (``shared/api/tokens-and-cards.md`` section 4, M2).
-PayoutCardSave: TypeAlias = Literal["A", "B", "C", "D"]
+#: expects (``shared/api/tokens-and-cards.md`` section 4, M2, variants A to D). The names are
+#: those of the client's ``PayoutCardStorage`` variants, lower-cased.
+PayoutCardSave: TypeAlias = Literal[
+    "documented", "cardstorage_add2", "payout_add", "payout_add2_payout_key"
+]
+PAYOUT_CARD_SAVE_NAMES: tuple[PayoutCardSave, ...] = (
+    "documented",
+    "cardstorage_add2",
+    "payout_add",
+    "payout_add2_payout_key",
+)
 
 
 def _decimal(value: Decimal | int | str) -> Decimal:
@@ -100,11 +110,15 @@ class EmulatorSettings:
     ``payout_card_save`` is how the emulated gateway expects a card to be saved for payouts
     (the docs disagree; the other paths are served too and refuse with the signed code 100):
 
-    * ``"A"`` (default, = the endpoint table's ``cards.add_for_payouts``):
-      ``v1/merchant/{id}/cardstoragepayout/add`` signed as ``add2`` with the payment key;
-    * ``"B"``: ``v1/merchant/{id}/cardstorage/add2``, ``add2``, payment key;
-    * ``"C"``: ``v1/merchant/{id}/cardstoragepayout/add``, ``add``, payment key;
-    * ``"D"``: ``v1/merchant/{id}/cardstoragepayout/add2``, ``add2``, payout key.
+    * ``"documented"`` (default; variant A, the English docs and the endpoint table's
+      ``cards.add_for_payouts``): ``v1/merchant/{id}/cardstoragepayout/add`` signed as
+      ``add2`` with the payment key;
+    * ``"cardstorage_add2"`` (B, the Russian docs): ``v1/merchant/{id}/cardstorage/add2``,
+      ``add2``, payment key;
+    * ``"payout_add"`` (C, a 2026 sandbox probe): ``v1/merchant/{id}/cardstoragepayout/add``,
+      ``add``, payment key;
+    * ``"payout_add2_payout_key"`` (D): ``v1/merchant/{id}/cardstoragepayout/add2``,
+      ``add2``, payout key.
     """
 
     merchant_id: str = attrs.field(converter=str)
@@ -115,7 +129,7 @@ class EmulatorSettings:
     api_root: str = "root"
     mfs_root: str = "root"
     payout_card_save: PayoutCardSave = attrs.field(
-        default="A", validator=attrs.validators.in_(("A", "B", "C", "D"))
+        default="documented", validator=attrs.validators.in_(PAYOUT_CARD_SAVE_NAMES)
     )
     notify_retry_delays: tuple[float, ...] = attrs.field(
         default=TEST_RETRY_DELAYS, converter=_delays
