@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from . import errors, signing
 from ._endpoints import ENDPOINTS, Endpoint, KeyKind
+from .cards import (
+    CardForm,
+    CardPayment,
+    Cards,
+    CardState,
+    CvcPage,
+    PayoutCardStorage,
+    RemovedCard,
+    SavedCard,
+)
 from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
 from .errors import (
     BadSignature,
@@ -27,7 +37,23 @@ from .errors import (
     UnsupportedValueType,
     ValidationError,
 )
-from .models import GatewayResponse
+from .mobile import Mobile
+from .models import GatewayResponse, PageAnswer
+from .payments import (
+    OrderStatus,
+    Payment,
+    PaymentOperation,
+    PaymentOutcomeUnknown,
+    PaymentPage,
+    PaymentPending,
+    Payments,
+    PaymentState,
+    ReceiptPosition,
+    Refund,
+    TaxType,
+    ThreeDSChallenge,
+    TransactionState,
+)
 from .payouts import (
     Balance,
     Payout,
@@ -39,6 +65,7 @@ from .payouts import (
     PayoutState,
 )
 from .retry import RetryPolicy
+from .tokens import Tokens, WalletToken
 
 __version__ = "0.1.0"
 
@@ -48,7 +75,12 @@ __all__ = [
     "HOSTS",
     "BadSignature",
     "Balance",
+    "CardForm",
+    "CardPayment",
+    "CardState",
+    "Cards",
     "ConfigurationError",
+    "CvcPage",
     "Endpoint",
     "Environment",
     "FreedomPayClient",
@@ -58,8 +90,19 @@ __all__ = [
     "GatewayResponse",
     "KeyKind",
     "MalformedResponse",
+    "Mobile",
+    "OrderStatus",
     "OutcomeUnknown",
+    "PageAnswer",
+    "Payment",
+    "PaymentOperation",
+    "PaymentOutcomeUnknown",
+    "PaymentPage",
+    "PaymentPending",
+    "PaymentState",
+    "Payments",
     "Payout",
+    "PayoutCardStorage",
     "PayoutOutcomeUnknown",
     "PayoutPage",
     "PayoutPending",
@@ -67,16 +110,25 @@ __all__ = [
     "PayoutState",
     "Payouts",
     "ProtocolError",
+    "ReceiptPosition",
+    "Refund",
     "Region",
+    "RemovedCard",
     "RequestNotSent",
     "RetryPolicy",
+    "SavedCard",
     "SignatureMismatch",
+    "TaxType",
+    "ThreeDSChallenge",
+    "Tokens",
+    "TransactionState",
     "TransportError",
     "UnexpectedHTTPStatus",
     "UnknownMerchant",
     "UnsignedResponse",
     "UnsupportedValueType",
     "ValidationError",
+    "WalletToken",
     "__version__",
     "errors",
     "signing",

@@ -17,7 +17,14 @@ import attrs
 
 from .signing import script_name
 
-__all__ = ["ENDPOINTS", "Endpoint", "KeyKind", "endpoint_for_path", "merchant_template"]
+__all__ = [
+    "ENDPOINTS",
+    "Endpoint",
+    "KeyKind",
+    "declared",
+    "endpoint_for_path",
+    "merchant_template",
+]
 
 KeyKind: TypeAlias = Literal["payment", "payout"]
 
@@ -138,6 +145,11 @@ _BY_PATH: dict[str, Endpoint] = {endpoint.path: endpoint for endpoint in ENDPOIN
 def endpoint_for_path(path: str) -> Endpoint | None:
     """The declared endpoint for ``path`` (leading ``/`` optional), if any."""
     return _BY_PATH.get(path.lstrip("/"))
+
+
+def declared(path: str) -> Endpoint:
+    """The table's entry for ``path``, for facades that declare what they call."""
+    return _BY_PATH[path]
 
 
 # "v1/merchant/552893/card/init": the Merchant API puts the merchant id in the path.

@@ -15,7 +15,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import aiohttp
 import anyio
@@ -46,13 +47,18 @@ from .errors import (
     UnsignedResponse,
     ValidationError,
 )
-from .models import GatewayResponse
+from .models import GatewayResponse, PageAnswer
 from .retry import RetryPolicy
 from .signing import new_salt, sign_fields, verify_document
 
 __all__ = ["Requestor"]
 
 logger = logging.getLogger("freedompay_async")
+
+T = TypeVar("T")
+#: Turns one exchange (call, HTTP status, content type, Location, body) into a result.
+Decoder = Callable[["_Call", int, str, "str | None", bytes], T]
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _FORM_HEADERS = {
     "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
@@ -176,6 +182,11 @@ async def _read_body(response: ClientResponse, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _looks_like_xml(body: bytes) -> bool:
+    head = body[:64].lstrip().lower()
+    return head.startswith((b"<?xml", b"<response", b"<root"))
+
+
 class Requestor:
     """Sends calls for one merchant; holds everything that is computed once per client."""
 
@@ -247,6 +258,14 @@ class Requestor:
         )
 
     async def send(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+        """Send ``call`` and return its verified XML answer (see :meth:`_send`)."""
+        return await self._send(session, call, self._decode)
+
+    async def send_page(self, session: aiohttp.ClientSession, call: _Call) -> PageAnswer:
+        """Send ``call`` to a script that answers with a page for the payer's browser."""
+        return await self._send(session, call, self._decode_page)
+
+    async def _send(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows.
 
         The first attempt runs directly: tenacity costs tens of microseconds per use, and the
@@ -256,7 +275,7 @@ class Requestor:
         """
         started = time.monotonic()
         try:
-            return await self._attempt(session, call)
+            return await self._attempt(session, call, decode)
         except FreedomPayError as exc:
             if self._retry.attempts == 1 or not call.may_retry(exc):
                 raise
@@ -269,21 +288,22 @@ class Requestor:
             sleep=anyio.sleep,
             reraise=True,
         )
-        return await retrying(self._attempt, session, call)
+        return await retrying(self._attempt, session, call, decode)
 
     async def _back_off(self, state: RetryCallState) -> None:
         """Before tenacity's first attempt (the call's second): the policy's first wait."""
         if state.attempt_number == 1:
             await anyio.sleep(self._first_wait(state))
 
-    async def _attempt(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+    async def _attempt(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         call.attempts += 1
         started = time.perf_counter()
         outcome = "ok"
         try:
-            response = await self._exchange(session, call)
-            outcome = f"status={response.status}"
-            return response
+            result = await self._exchange(session, call, decode)
+            if isinstance(result, GatewayResponse):
+                outcome = f"status={result.status}"
+            return result
         except GatewayError as exc:
             outcome = f"{type(exc).__name__} code={exc.code}"
             raise
@@ -301,7 +321,7 @@ class Requestor:
                     outcome,
                 )
 
-    async def _exchange(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+    async def _exchange(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         path = call.endpoint.path
         try:
             async with (
@@ -311,9 +331,13 @@ class Requestor:
                     headers=_FORM_HEADERS,
                     timeout=self._timeout,
                     middlewares=(*self._middlewares, call.sign),
+                    # A redirect is an answer to return, never a reason to send again.
+                    allow_redirects=False,
                 ) as response,
             ):
                 status = response.status
+                content_type = response.content_type
+                location = response.headers.get("Location")
                 body = await _read_body(response, self._max_bytes)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Raised while obtaining a connection, before any byte of the request was written.
@@ -328,9 +352,23 @@ class Requestor:
             ) from exc
         except MalformedResponse as exc:
             raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
-        return self._decode(call, status, body)
+        return decode(call, status, content_type, location, body)
 
-    def _decode(self, call: _Call, status: int, body: bytes) -> GatewayResponse:
+    def _decode_page(
+        self, call: _Call, status: int, content_type: str, location: str | None, body: bytes
+    ) -> PageAnswer:
+        """A page or a redirect is returned as it is; an XML answer is verified as usual."""
+        path = call.endpoint.path
+        if status in _REDIRECTS and location:
+            return PageAnswer(path, status, content_type, location, body)
+        if status == 200 and "xml" not in content_type and not _looks_like_xml(body):
+            return PageAnswer(path, status, content_type, None, body)
+        answer = self._decode(call, status, content_type, location, body)
+        return PageAnswer(path, status, content_type, None, body, answer)
+
+    def _decode(
+        self, call: _Call, status: int, content_type: str, location: str | None, body: bytes
+    ) -> GatewayResponse:
         path = call.endpoint.path
         if status != 200:
             raise UnexpectedHTTPStatus(status, raw=body, endpoint=path)

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
 
-__all__ = ["amount", "card_number", "order_id", "required_text", "url", "user_id"]
+__all__ = [
+    "amount",
+    "card_number",
+    "email",
+    "flag",
+    "free_params",
+    "int_range",
+    "ip_address",
+    "merchant_fields",
+    "one_of",
+    "order_id",
+    "phone",
+    "required_text",
+    "url",
+    "user_id",
+]
 
 _MIN_AMOUNT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("99999999")
@@ -87,3 +104,74 @@ def url(field: str, value: str, *, max_length: int = 255) -> str:
     if len(value) > max_length:
         raise ValidationError(field, f"must be at most {max_length} characters")
     return value
+
+
+def one_of(field: str, value: str, choices: Collection[str]) -> str:
+    """One of the documented values of an enumerated field."""
+    if value not in choices:
+        raise ValidationError(field, f"must be one of {', '.join(sorted(choices))}")
+    return value
+
+
+def int_range(field: str, value: int, low: int, high: int) -> str:
+    """An integer within the documented range, as the text to send."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(field, f"must be an integer from {low} to {high}")
+    return str(value)
+
+
+def flag(value: bool) -> str:
+    """The gateway's 0/1 flags."""
+    return "1" if value else "0"
+
+
+_PHONE = re.compile(r"[0-9]{10,15}").fullmatch
+
+
+def phone(field: str, value: str) -> str:
+    """A phone number with country code, digits only (``77017777777``); a leading + is dropped."""
+    digits = value.removeprefix("+") if isinstance(value, str) else ""
+    if not _PHONE(digits):
+        raise ValidationError(field, "must be 10-15 digits with the country code")
+    return digits
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+").fullmatch
+
+
+def email(field: str, value: str) -> str:
+    if not isinstance(value, str) or len(value) > 255 or not _EMAIL(value):
+        raise ValidationError(field, "is not an email address")
+    return value
+
+
+def ip_address(field: str, value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValidationError(field, "is not an IP address") from None
+
+
+_MERCHANT_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}").fullmatch
+
+
+def merchant_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """The merchant's own fields: the gateway echoes them to callbacks, so no ``pg_`` names."""
+    for name, value in fields.items():
+        if not isinstance(name, str) or not _MERCHANT_FIELD(name) or name.startswith("pg_"):
+            raise ValidationError(
+                str(name), "merchant fields need a name of letters, digits, _ not starting pg_"
+            )
+        if not isinstance(value, str):
+            raise ValidationError(name, "merchant field values must be str")
+    return dict(fields)
+
+
+def free_params(values: Sequence[str]) -> dict[str, str]:
+    """``pg_param1..3``: the merchant's free parameters, in order."""
+    if len(values) > 3:
+        raise ValidationError("pg_param", "at most three free parameters (pg_param1..3)")
+    return {
+        f"pg_param{number}": required_text(f"pg_param{number}", value, max_length=255)
+        for number, value in enumerate(values, start=1)
+    }

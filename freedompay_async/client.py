@@ -7,16 +7,21 @@ from types import TracebackType
 from typing import Literal, TypeAlias
 
 import aiohttp
+import attrs
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
 from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
 from ._wire import MAX_BODY_BYTES, Params
+from .cards import Cards, PayoutCardStorage
 from .errors import ConfigurationError
-from .models import GatewayResponse
+from .mobile import Mobile
+from .models import GatewayResponse, PageAnswer
+from .payments import Payments
 from .payouts import PayoutPolicy, Payouts
 from .retry import RetryPolicy
+from .tokens import Tokens
 
 __all__ = ["DEFAULT_TIMEOUT", "HOSTS", "Environment", "FreedomPayClient", "Region"]
 
@@ -71,7 +76,8 @@ class FreedomPayClient:
     overrides it (an emulator, a proxy). ``retry`` bounds re-sending of requests that certainly
     did not reach the gateway (and of reads). ``middlewares`` are extra aiohttp client
     middlewares run around the signing one (tracing, metrics). ``payout_policy`` sets how
-    patiently payouts are polled and reconciled.
+    patiently payouts are polled and reconciled; ``payout_card_storage`` which of the published
+    variants saving a card for payouts uses (:class:`~freedompay_async.cards.PayoutCardStorage`).
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class FreedomPayClient:
         verify_responses: bool = True,
         max_response_bytes: int = MAX_BODY_BYTES,
         payout_policy: PayoutPolicy | None = None,
+        payout_card_storage: PayoutCardStorage = PayoutCardStorage.DOCUMENTED,
     ) -> None:
         merchant = str(merchant_id)
         if isinstance(merchant_id, bool) or not merchant.isdigit():
@@ -133,8 +140,16 @@ class FreedomPayClient:
         self._session = session
         self._owns_session = session is None
         self._connection_limit = connection_limit
-        #: Payout operations: ``to_card``, ``status``, ``balance``, ``wait``.
+        #: Payouts: ``to_card``, ``to_token``, ``to_iban``, ``page``, ``status``, ``wait``...
         self.payouts = Payouts(self, payout_policy)
+        #: Payments: ``create``, ``status``, ``wait``, ``cancel``, ``capture``, ``refund``...
+        self.payments = Payments(self)
+        #: Gateway API charges: ``pay`` (saved-card token), ``apple_pay``, ``google_pay``.
+        self.tokens = Tokens(self)
+        #: Saved cards: ``add``, ``list``, ``remove``, ``create_payment``, ``charge``...
+        self.cards = Cards(self, payout_card_storage)
+        #: Mobile balance: ``init``, ``pay``, ``approve``, ``resend_code``, ``status``.
+        self.mobile = Mobile(self)
 
     def __repr__(self) -> str:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"
@@ -205,14 +220,7 @@ class FreedomPayClient:
                 idempotency=idempotency_key is not None,
             )
         elif key is not None and key != endpoint.key:
-            endpoint = Endpoint(
-                endpoint.name,
-                endpoint.path,
-                key,
-                endpoint.moves_money,
-                endpoint.idempotency,
-                endpoint.status_is_outcome,
-            )
+            endpoint = attrs.evolve(endpoint, key=key)
         return await self.call(endpoint, params or {}, idempotency_key=idempotency_key)
 
     async def call(
@@ -221,3 +229,8 @@ class FreedomPayClient:
         """Call a declared endpoint (what the typed facades build on)."""
         prepared = self._requestor.prepare(endpoint, params, idempotency_key=idempotency_key)
         return await self._requestor.send(self.session, prepared)
+
+    async def call_page(self, endpoint: Endpoint, params: Params) -> PageAnswer:
+        """Call a declared endpoint that answers with a page for the payer's browser."""
+        prepared = self._requestor.prepare(endpoint, params)
+        return await self._requestor.send_page(self.session, prepared)

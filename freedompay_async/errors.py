@@ -21,6 +21,7 @@ from typing import ClassVar
 from ._masking import mask_card_numbers
 
 __all__ = [
+    "AMBIGUOUS",
     "BadSignature",
     "CannotBeCancelled",
     "ConfigurationError",
@@ -255,3 +256,12 @@ _BY_CODE: dict[int, type[GatewayError]] = {
     )
     for code in cls.codes
 }
+
+
+#: Errors after which a request that moves money may or may not have taken effect: the answer
+#: was lost, cannot be trusted, or the gateway itself says "check the status".
+AMBIGUOUS: tuple[type[FreedomPayError], ...] = (
+    OutcomeUnknown,
+    ProtocolError,
+    GatewayOutcomeUnknown,
+)

@@ -9,7 +9,7 @@ import attrs
 
 from ._masking import mask_card_numbers
 
-__all__ = ["GatewayResponse"]
+__all__ = ["GatewayResponse", "PageAnswer"]
 
 
 @attrs.frozen(slots=True, repr=False)
@@ -42,3 +42,33 @@ class GatewayResponse:
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.fields.items() if k not in ("pg_sig", "pg_salt")}
         return mask_card_numbers(f"GatewayResponse(endpoint={self.endpoint!r}, fields={shown!r})")
+
+
+@attrs.frozen(slots=True, repr=False)
+class PageAnswer:
+    """What a script for the payer's browser answered: a page, a redirect, or signed XML.
+
+    Never followed or rendered here. ``location`` is set for a redirect; ``answer`` when the
+    gateway answered with (verified) XML instead of a page.
+    """
+
+    endpoint: str
+    http_status: int
+    content_type: str
+    location: str | None
+    body: bytes
+    answer: GatewayResponse | None = None
+
+    @property
+    def html(self) -> str | None:
+        """The page's text when the answer is an HTML page."""
+        if self.location is not None or self.answer is not None:
+            return None
+        return self.body.decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return (
+            f"PageAnswer(endpoint={self.endpoint!r}, http_status={self.http_status}, "
+            f"content_type={self.content_type!r}, location={self.location!r}, "
+            f"bytes={len(self.body)})"
+        )

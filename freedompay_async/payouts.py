@@ -12,13 +12,12 @@ Rules (shared/API-NOTES.md sections 3, 5, 6):
 
 from __future__ import annotations
 
-import enum
 import random
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
@@ -33,9 +32,11 @@ from tenacity import (
 )
 
 from . import _validation as check
-from ._endpoints import Endpoint, endpoint_for_path
+from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
+from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from .errors import (
+    AMBIGUOUS,
     BadSignature,
     FreedomPayError,
     GatewayError,
@@ -63,12 +64,9 @@ __all__ = [
     "Payouts",
 ]
 
-# Naive gateway timestamps are taken as Kazakhstan time (UTC+5, inferred: the docs give none).
-GATEWAY_TIMEZONE = timezone(timedelta(hours=5))
 
-
-class PayoutState(enum.Enum):
-    """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` keeps an unexpected word."""
+class PayoutState(WordEnum):
+    """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` is an unexpected word."""
 
     SUCCESS = "success"
     ERROR = "error"
@@ -76,14 +74,9 @@ class PayoutState(enum.Enum):
     UNKNOWN = "unknown"
 
     @classmethod
-    def parse(cls, word: object) -> PayoutState:
+    def _aliases(cls) -> dict[str, PayoutState]:
         # Create calls answer ok/error/process, status calls success/error/process.
-        if word == "ok":
-            return cls.SUCCESS
-        try:
-            return cls(word)
-        except ValueError:
-            return cls.UNKNOWN
+        return {"ok": cls.SUCCESS}
 
 
 class PayoutOutcomeUnknown(OutcomeUnknown):
@@ -98,27 +91,6 @@ class PayoutPending(FreedomPayError):
         self.order_id = order_id
         self.payment_id = payment_id
         super().__init__(f"payout {order_id} (payment {payment_id}) is still in process")
-
-
-def _decimal(value: object) -> Decimal | None:
-    try:
-        return Decimal(value) if isinstance(value, str) and value else None
-    except InvalidOperation:
-        return None
-
-
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else None
-
-
-def _datetime(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=GATEWAY_TIMEZONE)
 
 
 @attrs.frozen(slots=True, repr=False)
@@ -145,20 +117,20 @@ class Payout:
         """From a create answer (``pg_status``) or a status answer (``pg_payment_status``)."""
         fields = answer.fields
         if "pg_payment_status" in fields:  # payout_status2: pg_status is the request's status
-            state = PayoutState.parse(fields["pg_payment_status"])
+            state = PayoutState(fields["pg_payment_status"])
         else:
-            state = PayoutState.parse(fields.get("pg_status"))
+            state = PayoutState(fields.get("pg_status"))
         amount = fields.get("pg_payment_amount") or fields.get("pg_amount")
         description = fields.get("pg_error_description")
         return cls(
             order_id=str(fields.get("pg_order_id") or order_id),
-            payment_id=_int(fields.get("pg_payment_id")),
+            payment_id=to_int(fields.get("pg_payment_id")),
             state=state,
-            amount=_decimal(amount),
-            balance=_decimal(fields.get("pg_balance")),
+            amount=to_decimal(amount),
+            balance=to_decimal(fields.get("pg_balance")),
             card_hash=fields.get("pg_card_hash") or None,
-            payment_date=_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
-            error_code=_int(fields.get("pg_error_code")) or None,
+            payment_date=to_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            error_code=to_int(fields.get("pg_error_code")) or None,
             error_description=description if isinstance(description, str) and description else None,
             raw=answer,
         )
@@ -206,9 +178,6 @@ class PayoutPolicy:
     not_found_grace: float = 60.0
 
 
-_AMBIGUOUS = (OutcomeUnknown, ProtocolError, GatewayOutcomeUnknown)
-
-
 def _last_payout(state: RetryCallState) -> Payout | None:
     """What polling learnt last when it ran out of time (None if the last poll failed)."""
     outcome = state.outcome
@@ -242,26 +211,20 @@ def _refuses_v2(exc: UnexpectedHTTPStatus | GatewayError) -> bool:
     )
 
 
-def _endpoint(path: str) -> Endpoint:
-    endpoint = endpoint_for_path(path)
-    assert endpoint is not None, path
-    return endpoint
-
-
 class Payouts:
     """Payout operations of one client (``client.payouts``)."""
 
-    _TO_CARD = _endpoint("g2g/p2p2nonreg")
+    _TO_CARD = declared("g2g/p2p2nonreg")
     _TO_TOKEN: ClassVar[Mapping[str, Endpoint]] = {
-        "gateway": _endpoint("g2g/reg2reg"),
-        "merchant": _endpoint("api/reg2reg"),
+        "gateway": declared("g2g/reg2reg"),
+        "merchant": declared("api/reg2reg"),
     }
-    _TO_IBAN = _endpoint("g2g/to_iban")
-    _PAGE = _endpoint("api/reg2nonreg")
-    _STATUS = _endpoint("g2g/payout_status")
-    _STATUS2 = _endpoint("g2g/payout_status2")
-    _MERCHANT_STATUS2 = _endpoint("api/payment_status2")
-    _BALANCE = _endpoint("g2g/balance_status")
+    _TO_IBAN = declared("g2g/to_iban")
+    _PAGE = declared("api/reg2nonreg")
+    _STATUS = declared("g2g/payout_status")
+    _STATUS2 = declared("g2g/payout_status2")
+    _MERCHANT_STATUS2 = declared("api/payment_status2")
+    _BALANCE = declared("g2g/balance_status")
 
     def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
         self._client = client
@@ -416,7 +379,7 @@ class Payouts:
         redirect = answer.get("pg_redirect_url")
         if not isinstance(redirect, str) or not redirect:
             raise ProtocolError("payout page answer has no pg_redirect_url", raw=answer.raw)
-        return PayoutPage(order_id, _int(answer.get("pg_payment_id")), redirect, answer)
+        return PayoutPage(order_id, to_int(answer.get("pg_payment_id")), redirect, answer)
 
     async def status(
         self,
@@ -461,7 +424,7 @@ class Payouts:
         """The merchant's payout balance (``g2g/balance_status``)."""
         params: dict[str, object] = {} if currency is None else {"pg_currency": currency}
         answer = await self._client.call(self._BALANCE, params)
-        amount = _decimal(answer.get("pg_balance"))
+        amount = to_decimal(answer.get("pg_balance"))
         if amount is None:
             raise ProtocolError("balance answer has no pg_balance", raw=answer.raw)
         currency_field = answer.get("pg_currency")
@@ -486,7 +449,7 @@ class Payouts:
             stop=stop_after_delay(policy.wait_deadline),
             wait=wait_random_exponential(multiplier=policy.poll_initial, max=policy.poll_max),
             retry=retry_if_result(lambda current: not current.is_final)
-            | retry_if_exception_type(_AMBIGUOUS),
+            | retry_if_exception_type(AMBIGUOUS),
             sleep=anyio.sleep,
             retry_error_callback=_last_payout,
         )
@@ -509,7 +472,7 @@ class Payouts:
         not_found_since: float | None = None
         try:
             return Payout.from_answer(order_id, await self._client.call(endpoint, params))
-        except _AMBIGUOUS:
+        except AMBIGUOUS:
             pass
         api = _api_of(endpoint)
         polls = 0
@@ -523,14 +486,14 @@ class Payouts:
                 not_found_since = not_found_since if not_found_since is not None else now
                 if now - not_found_since < self.policy.not_found_grace:
                     continue
-            except _AMBIGUOUS:
+            except AMBIGUOUS:
                 continue
             # The gateway has said, signed, for the whole grace period that it does not know
             # this order: sending it again (same order id) cannot pay twice.
             not_found_since = None
             try:
                 return Payout.from_answer(order_id, await self._client.call(endpoint, params))
-            except _AMBIGUOUS:
+            except AMBIGUOUS:
                 continue
         raise PayoutOutcomeUnknown(
             "the status endpoint could not confirm the payout before the deadline",

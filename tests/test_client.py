@@ -517,3 +517,58 @@ async def test_an_outer_retrying_middleware_cannot_resend_a_payout(
         # A read may be repeated by whoever likes.
         await fp.request("g2g/payout_status2", {"pg_order_id": "order-1"})
         assert len(gateway.requests) == 3
+
+
+async def test_cvc_page_html_is_returned_as_it_is(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    page_html = "<html><form action='https://pay.example/cvc'><input name='cvc'></form></html>"
+
+    async def html(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(text=page_html, content_type="text/html")
+
+    gateway.handler = html
+    page = await client.cards.cvc_page(100200)
+    assert page.html == page_html
+    assert page.redirect_url is None
+    path, _ = gateway.requests[0]
+    assert path == f"/v1/merchant/{MERCHANT}/card/pay"
+    sent = gateway.params()
+    assert sent["pg_payment_id"] == "100200"
+    assert signing.verify("pay", sent, PAYMENT_KEY)
+
+
+async def test_redirects_are_returned_never_followed(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    async def redirect(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+        if request.path.endswith("/elsewhere"):
+            return gateway.answer(request, {"pg_status": "ok"})
+        return web.Response(status=302, headers={"Location": f"{gateway.url}/elsewhere"})
+
+    gateway.handler = redirect
+    page = await client.cards.cvc_page(100200)
+    assert page.redirect_url == f"{gateway.url}/elsewhere"
+    assert page.html is None
+    # An XML endpoint answering with a redirect is an unexpected status, not a second request.
+    with pytest.raises(UnexpectedHTTPStatus) as caught:
+        await client.request("g2g/p2p2nonreg", PAYOUT)
+    assert caught.value.status == 302
+    assert [path for path, _ in gateway.requests] == [
+        f"/v1/merchant/{MERCHANT}/card/pay",
+        "/g2g/p2p2nonreg",
+    ]
+
+
+async def test_cvc_page_signed_error_is_a_gateway_error(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    async def not_found(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+        return gateway.answer(
+            request,
+            {"pg_status": "error", "pg_error_code": "11068", "pg_error_description": "Not found"},
+        )
+
+    gateway.handler = not_found
+    with pytest.raises(TransactionNotFound):
+        await client.cards.cvc_page(100200)

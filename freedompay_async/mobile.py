@@ -1,0 +1,112 @@
+"""``client.mobile``: payments from a phone's mobile balance (Kazakhstan operators).
+
+Flow: :meth:`Mobile.init` creates the payment, :meth:`Mobile.pay` names the phone to charge,
+which usually answers ``need_approve`` (an SMS code went to the phone); :meth:`Mobile.approve`
+sends the code, :meth:`Mobile.resend_code` asks for a new one. ``process`` is not final:
+``client.payments.wait(payment_id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from . import _validation as check
+from ._endpoints import Endpoint, declared
+from .errors import ValidationError
+from .payments import Payment, PaymentPage, PaymentState, payment_id_text, settle
+
+if TYPE_CHECKING:
+    from .client import FreedomPayClient
+
+__all__ = ["OPERATORS", "Mobile"]
+
+#: ``pg_payment_system_code`` values: the operator to charge when the phone alone is ambiguous.
+OPERATORS = frozenset({"TELE2KZT", "ALTELKZT", "BEELINEKZT", "KCELLKZT", "ACTIVKZT"})
+
+
+class Mobile:
+    """Mobile balance payments of one client (``client.mobile``)."""
+
+    _PAY = declared("mfs/pay")
+    _APPROVE = declared("mfs/approve")
+    _RESEND = declared("mfs/resend_code")
+
+    def __init__(self, client: FreedomPayClient) -> None:
+        self._client = client
+
+    async def init(
+        self,
+        *,
+        order_id: str,
+        amount: Decimal | str,
+        description: str,
+        user_phone: str | None = None,
+        result_url: str | None = None,
+        lifetime: timedelta | int | None = None,
+        testing_mode: bool | None = None,
+        merchant_fields: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> PaymentPage:
+        """Create a mobile balance payment (``init_payment.php``, ``mobile_commerce``).
+
+        The payer may finish on ``redirect_url``, or you call :meth:`pay` with their phone.
+        """
+        return await self._client.payments.create(
+            order_id=order_id,
+            amount=amount,
+            description=description,
+            payment_method="mobile_commerce",
+            user_phone=user_phone,
+            result_url=result_url,
+            lifetime=lifetime,
+            testing_mode=testing_mode,
+            merchant_fields=merchant_fields,
+            idempotency_key=idempotency_key,
+        )
+
+    async def pay(self, payment_id: int, phone: str, *, operator: str | None = None) -> Payment:
+        """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent)."""
+        params: dict[str, object] = {
+            "pg_payment_id": payment_id_text(payment_id),
+            "pg_abonent_phone": check.phone("pg_abonent_phone", phone),
+        }
+        if operator is not None:
+            params["pg_payment_system_code"] = check.one_of(
+                "pg_payment_system_code", operator, OPERATORS
+            )
+        return await self._charge(self._PAY, params, payment_id)
+
+    async def approve(self, payment_id: int, code: str) -> Payment:
+        """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status)."""
+        if not (isinstance(code, str) and code.isdigit() and 4 <= len(code) <= 8):
+            raise ValidationError("pg_approval_code", "must be the 4-8 digit SMS code")
+        params = {"pg_payment_id": payment_id_text(payment_id), "pg_approval_code": code}
+        return await self._charge(self._APPROVE, params, payment_id)
+
+    async def resend_code(self, payment_id: int) -> None:
+        """Send the SMS code again."""
+        params = {"pg_payment_id": payment_id_text(payment_id)}
+        await self._client.call(self._RESEND, params)
+
+    async def status(self, payment_id: int) -> Payment:
+        """The payment's state (``get_status3.php``)."""
+        return await self._client.payments.status(payment_id)
+
+    async def _charge(
+        self, endpoint: Endpoint, params: Mapping[str, object], payment_id: int
+    ) -> Payment:
+        async def attempt() -> Payment:
+            return Payment.from_answer(await self._client.call(endpoint, params))
+
+        async def charged() -> Payment | None:
+            # Only a debit the status shows settles it; "new" could mean either outcome.
+            payment = await self._client.payments.status(payment_id)
+            return payment if payment.state in _SETTLED else None
+
+        return await settle(attempt(), charged, endpoint=endpoint, payment_id=payment_id)
+
+
+_SETTLED = frozenset({PaymentState.SUCCESS, PaymentState.PROCESS, PaymentState.ERROR})

@@ -1,0 +1,745 @@
+"""``client.payments``: payment pages, status, cancel, capture, refund and recurring charges.
+
+Also the types every paying facade shares (:class:`Payment`, :class:`PaymentState`,
+:class:`ReceiptPosition`) and the rule they all follow for an ambiguous outcome: a request
+that moves money is never sent twice; when its answer is lost the payment's status is asked,
+and if the status cannot tell, :class:`PaymentOutcomeUnknown` carries the order / payment id.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+import attrs
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from . import _validation as check
+from ._convert import WordEnum, to_bool, to_datetime, to_decimal, to_int, to_text
+from ._endpoints import Endpoint, declared
+from ._masking import mask_card_numbers
+from .errors import AMBIGUOUS, FreedomPayError, OutcomeUnknown, ProtocolError, ValidationError
+from .models import GatewayResponse
+
+if TYPE_CHECKING:
+    from .client import FreedomPayClient
+
+__all__ = [
+    "OrderStatus",
+    "Payment",
+    "PaymentOperation",
+    "PaymentOutcomeUnknown",
+    "PaymentPage",
+    "PaymentPending",
+    "PaymentState",
+    "Payments",
+    "ReceiptPosition",
+    "Refund",
+    "TaxType",
+    "ThreeDSChallenge",
+    "TransactionState",
+]
+
+T = TypeVar("T")
+
+LANGUAGES = frozenset({"ru", "en", "kz", "kk", "kg", "uz"})
+CALLBACK_METHODS = frozenset({"GET", "POST", "XML"})
+_MAX_RECEIPT_PRICE = Decimal("9999999")
+
+
+class PaymentState(WordEnum):
+    """Where a payment stands (``pg_payment_status``; create answers' ``pg_status``).
+
+    ``NEW`` (created, the payer has not paid), ``NEED_APPROVE`` (waiting for an SMS code) and
+    ``PROCESS`` are not final. ``UNKNOWN`` stands for a word this version does not know; the
+    word itself is in :attr:`Payment.status_text`.
+    """
+
+    NEW = "new"
+    PENDING = "pending"
+    NEED_APPROVE = "need_approve"
+    PROCESS = "process"
+    SUCCESS = "success"
+    ERROR = "error"
+    FAILED = "failed"
+    REVOKED = "revoked"
+    REFUNDED = "refunded"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def _aliases(cls) -> dict[str, PaymentState]:
+        return {"ok": cls.SUCCESS}  # create answers' pg_status
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL_STATES
+
+
+_FINAL_STATES = frozenset(
+    {
+        PaymentState.SUCCESS,
+        PaymentState.ERROR,
+        PaymentState.FAILED,
+        PaymentState.REVOKED,
+        PaymentState.REFUNDED,
+    }
+)
+
+
+class TransactionState(WordEnum):
+    """``pg_transaction_status`` of ``get_status2.php``."""
+
+    PARTIAL = "partial"  # created, not paid
+    PENDING = "pending"
+    OK = "ok"
+    FAILED = "failed"
+    INCOMPLETE = "incomplete"  # expired unpaid
+    UNKNOWN = "unknown"
+
+
+class TaxType(enum.IntEnum):
+    """``tax_type`` of a fiscal receipt line."""
+
+    NONE = 0
+    VAT_0 = 1
+    VAT_12 = 2
+    VAT_12_112 = 3
+    VAT_18 = 4
+    VAT_18_118 = 5
+    VAT_10 = 6
+    VAT_10_110 = 7
+    VAT_20 = 8
+    VAT_20_120 = 9
+
+
+@attrs.frozen(slots=True)
+class ReceiptPosition:
+    """One line of the fiscal receipt (``pg_receipt_positions``)."""
+
+    name: str
+    count: int
+    price: Decimal | str
+    tax_type: TaxType = TaxType.NONE
+
+    def to_params(self, index: int) -> dict[str, str]:
+        prefix = f"pg_receipt_positions[{index}]"
+        if not isinstance(self.tax_type, TaxType):
+            raise ValidationError(f"{prefix}[tax_type]", "must be a TaxType")
+        price = check.amount(f"{prefix}[price]", self.price)
+        if Decimal(price) > _MAX_RECEIPT_PRICE:
+            raise ValidationError(f"{prefix}[price]", "must be at most 9999999")
+        return {
+            "count": check.int_range(f"{prefix}[count]", self.count, 1, 10**9),
+            "name": check.required_text(f"{prefix}[name]", self.name),
+            "tax_type": str(int(self.tax_type)),
+            "price": price,
+        }
+
+
+def receipt_params(positions: Sequence[ReceiptPosition]) -> list[dict[str, str]]:
+    return [position.to_params(index) for index, position in enumerate(positions)]
+
+
+@attrs.frozen(slots=True)
+class ThreeDSChallenge:
+    """The payer must pass 3-D Secure: send them to ``acs_url`` (never followed here)."""
+
+    acs_url: str
+    md: str | None
+    pareq: str | None = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
+class Refund:
+    """One refund of a payment, as the status endpoint lists it (amounts are negative)."""
+
+    payment_id: int | None
+    state: PaymentState
+    amount: Decimal | None
+    payment_date: datetime | None
+    reference: str | None
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Refund:
+        return cls(
+            to_int(fields.get("pg_payment_id")),
+            PaymentState(fields.get("pg_payment_status") or fields.get("pg_status")),
+            to_decimal(fields.get("pg_amount")),
+            to_datetime(fields.get("pg_payment_date")),
+            to_text(fields.get("pg_reference")),
+        )
+
+
+def items(container: object, tag: str) -> list[Mapping[str, Any]]:
+    """Repeated children: XML gives one as a mapping, several as a list, none as ``""``."""
+    if not isinstance(container, Mapping):
+        return []
+    items = container.get(tag)
+    if isinstance(items, Mapping):
+        return [items]
+    return [item for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
+
+
+@attrs.frozen(slots=True, repr=False)
+class Payment:
+    """A payment as the gateway last described it, from a charge or a status answer.
+
+    Fields an answer does not carry are ``None``; ``raw`` is the answer with every field.
+    ``status_text`` is the gateway's own word behind ``state``.
+    """
+
+    order_id: str | None
+    payment_id: int | None
+    state: PaymentState
+    status_text: str
+    amount: Decimal | None
+    currency: str | None
+    payment_method: str | None
+    captured: bool | None
+    clearing_amount: Decimal | None
+    refund_amount: Decimal | None
+    refunds: tuple[Refund, ...]
+    can_reject: bool | None
+    card_pan: str | None
+    card_token: str | None
+    auth_code: str | None
+    reference: str | None
+    three_ds: ThreeDSChallenge | None
+    recurring_profile: str | None
+    payment_date: datetime | None
+    failure_code: int | None
+    failure_description: str | None
+    raw: GatewayResponse
+
+    @property
+    def is_final(self) -> bool:
+        return self.state.is_final
+
+    @classmethod
+    def from_answer(cls, answer: GatewayResponse, order_id: str | None = None) -> Payment:
+        fields = answer.fields
+        word = fields.get("pg_payment_status") or fields.get("pg_status") or ""
+        three_ds = None
+        if fields.get("pg_3ds") == "1" and to_text(fields.get("pg_3d_acsurl")):
+            three_ds = ThreeDSChallenge(
+                fields["pg_3d_acsurl"],
+                to_text(fields.get("pg_3d_md")),
+                to_text(fields.get("pg_3d_pareq")),
+            )
+        state = PaymentState(word)
+        if three_ds is not None and "pg_payment_status" not in fields:
+            state = PaymentState.PROCESS  # authorised only once the payer passes 3-D Secure
+        refunds = items(fields.get("pg_refund_payments"), "pg_refund_payment")
+        return cls(
+            order_id=to_text(fields.get("pg_order_id")) or order_id,
+            payment_id=to_int(fields.get("pg_payment_id")),
+            state=state,
+            status_text=word if isinstance(word, str) else "",
+            amount=to_decimal(fields.get("pg_amount")),
+            currency=to_text(fields.get("pg_currency")),
+            payment_method=to_text(fields.get("pg_payment_method")),
+            captured=to_bool(fields.get("pg_captured")),
+            clearing_amount=to_decimal(fields.get("pg_clearing_amount")),
+            refund_amount=to_decimal(fields.get("pg_refund_amount")),
+            refunds=tuple(Refund.from_fields(item) for item in refunds),
+            can_reject=to_bool(fields.get("pg_can_reject")),
+            card_pan=to_text(fields.get("pg_card_pan")),
+            card_token=to_text(fields.get("pg_card_token")),
+            auth_code=to_text(fields.get("pg_auth_code")),
+            reference=to_text(fields.get("pg_reference")),
+            three_ds=three_ds,
+            recurring_profile=to_text(
+                fields.get("pg_recurring_profile") or fields.get("pg_recurring_profile_id")
+            ),
+            payment_date=to_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            failure_code=to_int(fields.get("pg_failure_code")),
+            failure_description=to_text(fields.get("pg_failure_description")),
+            raw=answer,
+        )
+
+    def __repr__(self) -> str:
+        return mask_card_numbers(
+            f"Payment(order_id={self.order_id!r}, payment_id={self.payment_id!r}, "
+            f"state={self.state.name}, amount={self.amount!s})"
+        )
+
+
+@attrs.frozen(slots=True)
+class PaymentPage:
+    """A created payment: send the payer to ``redirect_url`` (never followed here).
+
+    ``redirect_url_type`` is ``"need data"`` (FreedomPay asks the payer for details) or
+    ``"payment system"``; ``qr`` the base64 QR image when ``generate_qr`` was asked.
+    """
+
+    order_id: str | None
+    payment_id: int
+    redirect_url: str
+    redirect_url_type: str | None
+    qr: str | None = attrs.field(repr=False)
+    raw: GatewayResponse = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
+class OrderStatus:
+    """``get_status2.php``: a payment looked up by order id (deprecated by the gateway).
+
+    ``payment_id`` is None while the gateway answers 0; if that lasts about a minute, the
+    payment does not exist.
+    """
+
+    order_id: str
+    payment_id: int | None
+    state: TransactionState
+    status_text: str
+    can_reject: bool | None
+    testing_mode: bool | None
+    captured: bool | None
+    create_date: datetime | None
+    raw: GatewayResponse = attrs.field(repr=False)
+
+
+@attrs.frozen(slots=True)
+class PaymentOperation:
+    """The gateway's answer to cancel, capture or refund.
+
+    ``payment_id`` is the refund's own id for a refund, the payment's otherwise; ``amount``
+    what was captured or refunded when the answer says.
+    """
+
+    kind: Literal["cancel", "capture", "refund"]
+    payment_id: int | None
+    amount: Decimal | None
+    raw: GatewayResponse = attrs.field(repr=False)
+
+
+class PaymentOutcomeUnknown(OutcomeUnknown):
+    """A request that moves money may or may not have taken effect, and the payment's status
+    could not tell. Never repeat it blindly: ask the status later."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        order_id: str | None = None,
+        payment_id: int | None = None,
+    ) -> None:
+        self.payment_id = payment_id
+        super().__init__(message, endpoint=endpoint, order_id=order_id)
+
+
+class PaymentPending(FreedomPayError):
+    """The payment is still not final at the deadline: pending, not failed."""
+
+    def __init__(self, payment: Payment | None, payment_id: int) -> None:
+        self.payment = payment
+        self.payment_id = payment_id
+        state = payment.state.name if payment is not None else "unknown"
+        super().__init__(f"payment {payment_id} is not final yet ({state})")
+
+
+async def settle(
+    attempt: Awaitable[T],
+    probe: Callable[[], Awaitable[T | None]] | None,
+    *,
+    endpoint: Endpoint,
+    order_id: str | None = None,
+    payment_id: int | None = None,
+) -> T:
+    """Run a request that moves money once; resolve an ambiguous outcome with ``probe``.
+
+    ``probe`` asks the status endpoint and returns the result the request would have given,
+    or None when the status does not show it happened. Anything but a clear answer becomes
+    :class:`PaymentOutcomeUnknown`; the request itself is never sent again.
+    """
+    try:
+        return await attempt
+    except AMBIGUOUS as exc:
+        lost: FreedomPayError = exc
+    found: T | None = None
+    if probe is not None:
+        try:
+            found = await probe()
+        except FreedomPayError:
+            found = None
+    if found is None:
+        raise PaymentOutcomeUnknown(
+            f"{endpoint.path}: the outcome is unknown ({type(lost).__name__}) and the status "
+            "does not show it; ask the status later, do not repeat the request",
+            endpoint=endpoint.path,
+            order_id=order_id,
+            payment_id=payment_id,
+        ) from lost
+    return found
+
+
+def order_params(
+    order_id: str, amount: Decimal | str, description: str, currency: str | None = None
+) -> dict[str, object]:
+    """The fields every charge starts with, validated."""
+    params: dict[str, object] = {
+        "pg_order_id": check.order_id("pg_order_id", order_id),
+        "pg_amount": check.amount("pg_amount", amount),
+        "pg_description": check.required_text("pg_description", description),
+    }
+    if currency is not None:
+        params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+    return params
+
+
+def payer_params(
+    params: dict[str, object],
+    *,
+    user_phone: str | None,
+    user_email: str | None,
+    user_ip: str | None,
+    result_url: str | None,
+    success_url: str | None,
+    failure_url: str | None,
+    receipt: Sequence[ReceiptPosition] | None,
+    extra_params: Sequence[str],
+    email_field: str = "pg_user_contact_email",
+) -> None:
+    """The optional payer, URL, receipt and ``pg_param1..3`` fields every charge accepts.
+
+    ``email_field``: ``init_payment.php`` names it ``pg_user_contact_email``, ``card/init``
+    ``pg_user_email``.
+    """
+    if user_phone is not None:
+        params["pg_user_phone"] = check.phone("pg_user_phone", user_phone)
+    if user_email is not None:
+        params[email_field] = check.email(email_field, user_email)
+    if user_ip is not None:
+        params["pg_user_ip"] = check.ip_address("pg_user_ip", user_ip)
+    for name, url in (
+        ("pg_result_url", result_url),
+        ("pg_success_url", success_url),
+        ("pg_failure_url", failure_url),
+    ):
+        if url is not None:
+            params[name] = check.url(name, url)
+    if receipt:
+        params["pg_receipt_positions"] = receipt_params(receipt)
+    params.update(check.free_params(extra_params))
+
+
+def _last_result(state: RetryCallState) -> Any:
+    """What polling learnt last when it ran out of time (None if the last poll failed)."""
+    outcome = state.outcome
+    return None if outcome is None or outcome.failed else outcome.result()
+
+
+class Payments:
+    """Payment operations of one client (``client.payments``), Merchant API."""
+
+    _INIT = declared("init_payment.php")
+    _STATUS = declared("get_status3.php")
+    _ORDER_STATUS = declared("get_status2.php")
+    _CANCEL = declared("cancel.php")
+    _CAPTURE = declared("do_capture.php")
+    _REFUND = declared("revoke.php")
+    _RECURRING = declared("make_recurring_payment.php")
+
+    def __init__(self, client: FreedomPayClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        order_id: str,
+        amount: Decimal | str,
+        description: str,
+        currency: str | None = None,
+        payment_method: str | None = None,
+        lifetime: timedelta | int | None = None,
+        language: str | None = None,
+        auto_clearing: bool | None = None,
+        testing_mode: bool | None = None,
+        user_id: str | None = None,
+        user_phone: str | None = None,
+        user_email: str | None = None,
+        user_ip: str | None = None,
+        result_url: str | None = None,
+        check_url: str | None = None,
+        success_url: str | None = None,
+        failure_url: str | None = None,
+        callback_method: str | None = None,
+        recurring_start: bool | None = None,
+        recurring_lifetime: int | None = None,
+        generate_qr: bool = False,
+        receipt: Sequence[ReceiptPosition] | None = None,
+        extra_params: Sequence[str] = (),
+        merchant_fields: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> PaymentPage:
+        """Create a payment (``init_payment.php``) and return the page to send the payer to.
+
+        Nothing is charged until the payer pays; the outcome arrives at ``result_url`` and
+        through :meth:`status`. ``auto_clearing=False`` makes a two-step payment (hold, then
+        :meth:`capture` or :meth:`cancel`). ``lifetime`` is 5 minutes to 7 days.
+        ``merchant_fields`` (names without ``pg_``) are echoed to your callbacks. The request
+        carries an idempotency key (by default derived from the order id), so it is safely
+        repeated when its outcome is unknown.
+        """
+        params = order_params(order_id, amount, description, currency)
+        if payment_method is not None:
+            params["pg_payment_method"] = check.required_text(
+                "pg_payment_method", payment_method, max_length=64
+            )
+        if lifetime is not None:
+            seconds = lifetime.total_seconds() if isinstance(lifetime, timedelta) else lifetime
+            if isinstance(seconds, float) and not seconds.is_integer():
+                raise ValidationError("pg_lifetime", "must be whole seconds")
+            params["pg_lifetime"] = check.int_range("pg_lifetime", int(seconds), 300, 604800)
+        if language is not None:
+            params["pg_language"] = check.one_of("pg_language", language, LANGUAGES)
+        for name, value in (
+            ("pg_auto_clearing", auto_clearing),
+            ("pg_testing_mode", testing_mode),
+            ("pg_recurring_start", recurring_start),
+        ):
+            if value is not None:
+                params[name] = check.flag(value)
+        if recurring_lifetime is not None:
+            params["pg_recurring_lifetime"] = check.int_range(
+                "pg_recurring_lifetime", recurring_lifetime, 1, 156
+            )
+        if user_id is not None:
+            params["pg_user_id"] = check.user_id("pg_user_id", user_id)
+        if check_url is not None:
+            params["pg_check_url"] = check.url("pg_check_url", check_url)
+        if callback_method is not None:
+            params["pg_request_method"] = check.one_of(
+                "pg_request_method", callback_method, CALLBACK_METHODS
+            )
+        if generate_qr:
+            params["pg_generate_qr"] = "1"
+        payer_params(
+            params,
+            user_phone=user_phone,
+            user_email=user_email,
+            user_ip=user_ip,
+            result_url=result_url,
+            success_url=success_url,
+            failure_url=failure_url,
+            receipt=receipt,
+            extra_params=extra_params,
+        )
+        if merchant_fields:
+            params.update(check.merchant_fields(merchant_fields))
+        answer = await self._client.call(self._INIT, params, idempotency_key=idempotency_key)
+        payment_id = to_int(answer.get("pg_payment_id"))
+        redirect = to_text(answer.get("pg_redirect_url"))
+        if payment_id is None or redirect is None:
+            raise ProtocolError(
+                "init_payment.php answer lacks pg_payment_id or pg_redirect_url", raw=answer.raw
+            )
+        return PaymentPage(
+            order_id,
+            payment_id,
+            redirect,
+            to_text(answer.get("pg_redirect_url_type")),
+            to_text(answer.get("pg_redirect_qr")),
+            answer,
+        )
+
+    async def status(self, payment_id: int, *, order_id: str | None = None) -> Payment:
+        """The payment's state and amounts (``get_status3.php``); reads are retried freely."""
+        params: dict[str, object] = {"pg_payment_id": payment_id_text(payment_id)}
+        if order_id is not None:
+            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        return Payment.from_answer(await self._client.call(self._STATUS, params), order_id)
+
+    async def order_status(self, order_id: str) -> OrderStatus:
+        """Look a payment up by your order id (``get_status2.php``, deprecated by the gateway)."""
+        params = {"pg_order_id": check.order_id("pg_order_id", order_id)}
+        answer = await self._client.call(self._ORDER_STATUS, params)
+        word = answer.get("pg_transaction_status")
+        return OrderStatus(
+            order_id,
+            to_int(answer.get("pg_payment_id")) or None,
+            TransactionState(word),
+            word if isinstance(word, str) else "",
+            to_bool(answer.get("pg_can_reject")),
+            to_bool(answer.get("pg_testing_mode")),
+            to_bool(answer.get("pg_captured")),
+            to_datetime(answer.get("pg_create_date")),
+            answer,
+        )
+
+    async def wait(
+        self,
+        payment_id: int,
+        *,
+        deadline: float = 300.0,
+        poll_initial: float = 1.0,
+        poll_max: float = 30.0,
+    ) -> Payment:
+        """Poll :meth:`status` until the payment is final (``process`` is not).
+
+        Polls back off with jitter from ``poll_initial`` to ``poll_max`` seconds. Raises
+        :class:`PaymentPending` at the deadline - pending, not failed.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(deadline),
+            wait=wait_random_exponential(multiplier=poll_initial, max=poll_max),
+            retry=retry_if_result(lambda current: not current.is_final)
+            | retry_if_exception_type(AMBIGUOUS),
+            sleep=anyio.sleep,
+            retry_error_callback=_last_result,
+        )
+        latest: Payment | None = await retrying(self.status, payment_id)
+        if latest is None or not latest.is_final:
+            raise PaymentPending(latest, payment_id)
+        return latest
+
+    async def cancel(
+        self, payment_id: int, *, receipt: Sequence[ReceiptPosition] | None = None
+    ) -> PaymentOperation:
+        """Release a held two-step payment before it is captured (``cancel.php``)."""
+        params = self._operation_params(payment_id, receipt)
+
+        async def revoked() -> PaymentOperation | None:
+            payment = await self.status(payment_id)
+            if payment.state is not PaymentState.REVOKED:
+                return None
+            return PaymentOperation("cancel", payment_id, None, payment.raw)
+
+        return await settle(
+            self._operation("cancel", self._CANCEL, params, "pg_amount"),
+            revoked,
+            endpoint=self._CANCEL,
+            payment_id=payment_id,
+        )
+
+    async def capture(
+        self,
+        payment_id: int,
+        amount: Decimal | str | None = None,
+        *,
+        receipt: Sequence[ReceiptPosition] | None = None,
+    ) -> PaymentOperation:
+        """Capture (clear) a held two-step payment, fully or ``amount`` of it (``do_capture.php``).
+
+        Held payments not captured or cancelled within 5 days are captured by the gateway.
+        """
+        params = self._operation_params(payment_id, receipt)
+        if amount is not None:
+            params["pg_clearing_amount"] = check.amount("pg_clearing_amount", amount)
+
+        async def captured() -> PaymentOperation | None:
+            payment = await self.status(payment_id)
+            if not payment.captured:
+                return None
+            return PaymentOperation("capture", payment_id, payment.clearing_amount, payment.raw)
+
+        return await settle(
+            self._operation("capture", self._CAPTURE, params, "pg_clearing_amount"),
+            captured,
+            endpoint=self._CAPTURE,
+            payment_id=payment_id,
+        )
+
+    async def refund(
+        self,
+        payment_id: int,
+        amount: Decimal | str | None = None,
+        *,
+        receipt: Sequence[ReceiptPosition] | None = None,
+    ) -> PaymentOperation:
+        """Refund a captured payment, fully or ``amount`` of it (``revoke.php``).
+
+        A refund whose outcome is lost raises :class:`PaymentOutcomeUnknown` at once: the
+        status lists refunds but cannot say which one this request made, so compare
+        ``status(payment_id).refunds`` with what you expect before refunding again.
+        """
+        params = self._operation_params(payment_id, receipt)
+        if amount is not None:
+            params["pg_refund_amount"] = check.amount("pg_refund_amount", amount)
+        return await settle(
+            self._operation("refund", self._REFUND, params, "pg_refund_amount"),
+            None,
+            endpoint=self._REFUND,
+            payment_id=payment_id,
+        )
+
+    async def charge_recurring(
+        self,
+        *,
+        recurring_profile: str,
+        amount: Decimal | str,
+        description: str,
+        order_id: str | None = None,
+        result_url: str | None = None,
+    ) -> Payment:
+        """Charge a recurring profile (``make_recurring_payment.php``) without the payer.
+
+        The profile comes from a payment created with ``recurring_start=True`` (its Result
+        notification carries ``pg_recurring_profile_id``). Give an ``order_id``: it is how a
+        lost answer is resolved through :meth:`order_status`.
+        """
+        params: dict[str, object] = {
+            "pg_recurring_profile": check.required_text(
+                "pg_recurring_profile", recurring_profile, max_length=64
+            ),
+            "pg_amount": check.amount("pg_amount", amount),
+            "pg_description": check.required_text("pg_description", description),
+        }
+        if order_id is not None:
+            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        if result_url is not None:
+            params["pg_result_url"] = check.url("pg_result_url", result_url)
+
+        async def charged() -> Payment | None:
+            if order_id is None:
+                return None
+            found = await self.order_status(order_id)
+            return await self.status(found.payment_id) if found.payment_id else None
+
+        async def attempt() -> Payment:
+            return Payment.from_answer(await self._client.call(self._RECURRING, params), order_id)
+
+        return await settle(attempt(), charged, endpoint=self._RECURRING, order_id=order_id)
+
+    @staticmethod
+    def _operation_params(
+        payment_id: int, receipt: Sequence[ReceiptPosition] | None
+    ) -> dict[str, object]:
+        params: dict[str, object] = {"pg_payment_id": payment_id_text(payment_id)}
+        if receipt:
+            params["pg_receipt_positions"] = receipt_params(receipt)
+        return params
+
+    async def _operation(
+        self,
+        kind: Literal["cancel", "capture", "refund"],
+        endpoint: Endpoint,
+        params: Mapping[str, object],
+        amount_field: str,
+    ) -> PaymentOperation:
+        answer = await self._client.call(endpoint, params)
+        return PaymentOperation(
+            kind,
+            to_int(answer.get("pg_payment_id")) or to_int(str(params["pg_payment_id"])),
+            to_decimal(answer.get(amount_field)),
+            answer,
+        )
+
+
+def payment_id_text(value: int) -> str:
+    """``pg_payment_id``: the gateway's positive integer transaction id."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationError("pg_payment_id", "must be the gateway's positive integer id")
+    return str(value)
