@@ -335,6 +335,9 @@ async def test_recurring_profile_and_charges(
     profile = initial["pg_recurring_profile_id"]
     assert profile == emu.payments[first].recurring_profile_id
     assert initial["pg_recurring_profile_expiry_date"] > initial["pg_payment_date"]
+    status = await status3(client, first)
+    assert status["pg_recurring_profile_id"] == profile
+    assert status["pg_recurring_profile_expiry_date"] == initial["pg_recurring_profile_expiry_date"]
 
     charge = {"pg_recurring_profile": profile, "pg_amount": "99.90", "pg_description": "Month 2"}
     answer = await client.request("make_recurring_payment.php", {**charge, "pg_order_id": "R-1"})

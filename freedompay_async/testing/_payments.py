@@ -40,10 +40,13 @@ here once:
   (``revoke.php``) only of captured money, each with its own payment id, up to the captured
   amount; the last one makes the payment ``refunded``;
 * a recurring profile (``pg_recurring_start=1``) is created when the payment succeeds and
-  lives ``pg_recurring_lifetime`` months (default 36); a recurring charge is decided by
-  ``emu.rules`` like a payout (``process`` settles after status polls or seconds); it refuses
-  an order id already used with :attr:`ErrorCode.ORDER_EXISTS`, and answers ``pg_status=ok``
-  both for a charged and a still-``process`` payment (the status endpoints tell them apart);
+  lives ``pg_recurring_lifetime`` months (default 36); the status answers of the payment that
+  created it and of its charges carry ``pg_recurring_profile_id`` and
+  ``pg_recurring_profile_expiry_date`` (the status docs are silent, the Result has them); a
+  recurring charge is decided by ``emu.rules`` like a payout (``process`` settles after status
+  polls or seconds); it refuses an order id already used with :attr:`ErrorCode.ORDER_EXISTS`,
+  and answers ``pg_status=ok`` both for a charged and a still-``process`` payment (the status
+  endpoints tell them apart);
 * mobile balance (``mfs/*``): any 11-digit phone pays; the one-time code is
   :data:`MOBILE_TEST_CODE` (``111111``, the documented test code) for every phone, and
   ``mfs/resend_code`` only counts (:attr:`Payment.code_resends`). A right code settles the
@@ -581,6 +584,10 @@ class PaymentDesk:
         if status == "success" and payment.reference is not None:
             fields["pg_reference"] = payment.reference
             fields["pg_auth_code"] = payment.auth_code or ""
+        profile = self.state.recurring.get(payment.recurring_profile_id or "")
+        if profile is not None:  # not in the status docs; the Result carries the same
+            fields["pg_recurring_profile_id"] = profile.profile_id
+            fields["pg_recurring_profile_expiry_date"] = profile.expiry_date
         fields["pg_create_date"] = payment.created_at
         if payment.paid_at is not None:
             fields["pg_payment_date"] = payment.paid_at
