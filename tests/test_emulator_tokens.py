@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -245,3 +246,22 @@ async def test_status_v2_lookups(
             await client.request("g2g/status_v2", params)
     with pytest.raises(InvalidParameter, match="pg_payment_id"):
         await client.request("g2g/status_v2", {})
+
+
+async def test_process_payment_settles_after_seconds_and_notifies(
+    freedompay_emulator: Emulator, freedompay_client: FreedomPayClient, site: MerchantSite
+) -> None:
+    emu = freedompay_emulator
+    token = emu.save_card("user-1", CARD, for_payouts=False)
+    emu.rules.add(Rule.process(polls=None, seconds=0.05, order_id="T-9"))
+    answer = await freedompay_client.request(
+        "g2g/payment", {**token_pay("T-9", token), "pg_result_url": site.url("result")}
+    )
+    assert answer.status == "ok"
+    [payment] = emu.payments_for("T-9")
+    assert payment.status == "process"
+    await asyncio.sleep(0.15)
+    assert (payment.status, payment.polls) == ("success", 0)
+    await emu.wait_notifications()
+    [result] = site.got("result")
+    assert (result["pg_order_id"], result["pg_result"]) == ("T-9", "1")
