@@ -5,6 +5,16 @@ Run it in-process (:class:`Emulator`), through the pytest plugin
 fixtures) or standalone (``python -m freedompay_async.testing``). It signs and checks exactly as
 the client does (it reuses :mod:`freedompay_async.signing`), so a test against it exercises the
 real wire format.
+
+Served: payouts and balance (Gateway and Merchant API), payments (``init_payment.php``, status,
+cancel, capture, refund, recurring), mobile balance (``mfs/*``), token and wallet payments
+(``g2g/payment``, ``g2g/status_v2``), saved cards and card-token payments
+(``v1/merchant/{id}/cardstorage*``, ``card/*``) - see :data:`SERVED_PATHS`. Tests play the
+payer with :meth:`Emulator.pay` and :meth:`Emulator.complete_card_save`, decide outcomes with
+``emulator.rules`` and misbehaviour with ``emulator.faults``. Every choice the emulator makes
+where the gateway's docs are silent (status words, its own error codes, test phones, the ECI
+rule, callback fields) is written down in the module that makes it: ``_gateway`` (payouts),
+``_payments``, ``_cards``, ``_state`` (payment states) and ``_protocol`` (:class:`ErrorCode`).
 """
 
 from __future__ import annotations
