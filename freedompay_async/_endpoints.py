@@ -10,13 +10,21 @@ Where the documentation contradicts itself the choice is recorded next to the en
 
 from __future__ import annotations
 
+import re
 from typing import Literal, TypeAlias
 
 import attrs
 
 from .signing import script_name
 
-__all__ = ["ENDPOINTS", "Endpoint", "KeyKind", "declared", "endpoint_for_path"]
+__all__ = [
+    "ENDPOINTS",
+    "Endpoint",
+    "KeyKind",
+    "declared",
+    "endpoint_for_path",
+    "merchant_template",
+]
 
 KeyKind: TypeAlias = Literal["payment", "payout"]
 
@@ -142,3 +150,20 @@ def endpoint_for_path(path: str) -> Endpoint | None:
 def declared(path: str) -> Endpoint:
     """The table's entry for ``path``, for facades that declare what they call."""
     return _BY_PATH[path]
+
+
+# "v1/merchant/552893/card/init": the Merchant API puts the merchant id in the path.
+_MERCHANT_SEGMENT = re.compile(r"(v\d+/merchant/)(\d+)/")
+
+
+def merchant_template(path: str) -> tuple[str, str | None]:
+    """Split a concrete Merchant API path into its endpoint-table template and merchant id.
+
+    ``/v1/merchant/552893/card/init`` -> ``("v1/merchant/{merchant_id}/card/init", "552893")``.
+    Any other path comes back without its leading ``/`` and with ``None``.
+    """
+    relative = path.lstrip("/")
+    match = _MERCHANT_SEGMENT.match(relative)
+    if match is None:
+        return relative, None
+    return f"{match[1]}{{merchant_id}}/{relative[match.end() :]}", match[2]

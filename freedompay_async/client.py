@@ -11,7 +11,7 @@ import attrs
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
-from ._endpoints import Endpoint, KeyKind, endpoint_for_path
+from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
 from ._wire import MAX_BODY_BYTES, Params
 from .cards import Cards, PayoutCardStorage
@@ -208,9 +208,8 @@ class FreedomPayClient:
         :class:`~freedompay_async.errors.OutcomeUnknown` and
         :class:`~freedompay_async.errors.ProtocolError` subclasses for failed exchanges.
         """
-        relative = path.lstrip("/").replace(
-            f"merchant/{self.merchant_id}/", "merchant/{merchant_id}/", 1
-        )
+        template, merchant_id = merchant_template(path)
+        relative = template if merchant_id == self.merchant_id else path.lstrip("/")
         endpoint = endpoint_for_path(relative)
         if endpoint is None:
             endpoint = Endpoint(

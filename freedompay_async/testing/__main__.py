@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 from ._emulator import Emulator
+from ._protocol import PAYOUT_CARD_SAVE_NAMES
 
 __all__ = ["main"]
 
@@ -47,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--balance", type=_decimal, default=Decimal("1000000.00"))
     parser.add_argument("--currency", default="KZT")
     parser.add_argument("--api-root", default="root", help="answer root of api/* scripts")
+    parser.add_argument("--mfs-root", default="root", help="answer root of mfs/* scripts")
+    parser.add_argument(
+        "--payout-card-save",
+        choices=PAYOUT_CARD_SAVE_NAMES,
+        default="documented",
+        help="how saving a card for payouts is expected (see EmulatorSettings)",
+    )
     return parser
 
 
@@ -76,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         balance=args.balance,
         currency=args.currency,
         api_root=args.api_root,
+        mfs_root=args.mfs_root,
+        payout_card_save=args.payout_card_save,
         host=args.host,
         port=args.port,
     )

@@ -1,7 +1,10 @@
 """The aiohttp.web application: reads forms, applies programmed faults, writes signed XML.
 
 One catch-all route looks the path up in the gateway's route table, so per-request work is a
-dict lookup, a form parse, the signature check and the answer's signature.
+dict lookup, a form parse, the signature check and the answer's signature. Merchant API paths
+(``v1/merchant/552893/card/init``) miss the table and are looked up once more by their
+template (``v1/merchant/{merchant_id}/card/init``). An answer with ``html`` is sent as the
+page it is (``card/pay``): faults that spoil XML leave a page as it is, except a cut-short one.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from .._endpoints import merchant_template
 from .._wire import parse_form, render_xml
 from ..signing import sign_xml
 from ._faults import Fault, FaultKind, FaultPlan
@@ -38,10 +42,23 @@ def _xml(body: bytes) -> web.Response:
     return web.Response(body=body, content_type="application/xml", charset="utf-8")
 
 
-def _render(route: Route, answer: Answer, *, key: str | None = None) -> bytes:
+def _html(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
+
+
+def _render(route: Route, answer: Answer, *, spoil_key: bool = False) -> bytes:
+    if answer.html is not None:
+        return answer.html.encode("utf-8")
     if not answer.signed:
         return render_xml(route.root, answer.fields)
-    return sign_xml(route.endpoint.script, answer.fields, key or route.key, root=route.root)
+    script, key = answer.sign_as or (route.endpoint.script, route.key)
+    if spoil_key:
+        key += "-not-the-key"
+    return sign_xml(script, answer.fields, key, root=route.root)
+
+
+def _respond(answer: Answer, body: bytes) -> web.Response:
+    return _xml(body) if answer.html is None else _html(body)
 
 
 async def _received(request: web.Request) -> list[tuple[str, str]]:
@@ -64,17 +81,25 @@ class _Dispatcher:
         self.faults = faults
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        route = self.gateway.routes.get(request.match_info["path"])
+        routes = self.gateway.routes
+        path = request.match_info["path"]
+        route = routes.get(path)
+        path_merchant: str | None = None
         if route is None:
-            raise web.HTTPNotFound()
+            template, path_merchant = merchant_template(path)
+            route = routes.get(template) if path_merchant is not None else None
+            if route is None:
+                raise web.HTTPNotFound()
         pairs = await _received(request)
         fields = parse_form(pairs)
         order_id = fields.get("pg_order_id")
-        path = route.endpoint.path
         call_number = self.gateway.state.count_call(path)
         fault: Fault | None = None
         for applied in self.faults.take(
-            path, order_id if isinstance(order_id, str) else None, call_number
+            path,
+            order_id if isinstance(order_id, str) else None,
+            call_number,
+            template=route.endpoint.path,
         ):
             if applied.kind is FaultKind.LATENCY:
                 await asyncio.sleep(applied.delay)
@@ -82,9 +107,9 @@ class _Dispatcher:
                 fault = applied
         if fault is not None and fault.kind is FaultKind.DROP_BEFORE:
             return _drop(request)
-        answer = self.gateway.handle(route, fields, pairs)
+        answer = self.gateway.handle(route, fields, pairs, path_merchant)
         if fault is None:
-            return _xml(_render(route, answer))
+            return _respond(answer, _render(route, answer))
         return await _faulty(request, route, answer, fault)
 
 
@@ -103,12 +128,14 @@ async def _faulty(
         )
     if kind is FaultKind.SLOW_AFTER_COMMIT:
         await asyncio.sleep(fault.delay)
-        return _xml(_render(route, answer))
+        return _respond(answer, _render(route, answer))
     if kind is FaultKind.MALFORMED_XML:
         body = _render(route, answer)
-        return _xml(body[: body.rindex(b"</")])
+        return _respond(answer, body[: body.rindex(b"</")])
+    if answer.html is not None:  # a page carries no signature to spoil
+        return _html(_render(route, answer))
     if kind is FaultKind.BAD_SIGNATURE:
-        return _xml(_render(route, answer, key=route.key + "-not-the-key"))
+        return _xml(_render(route, answer, spoil_key=True))
     assert kind is FaultKind.UNSIGNED
     return _xml(render_xml(route.root, answer.fields))
 

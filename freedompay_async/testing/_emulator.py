@@ -16,10 +16,11 @@ from freedompay_async.retry import RetryPolicy
 
 from ._app import build_app
 from ._faults import FaultPlan, FaultRecord
-from ._gateway import EmulatorSettings, Gateway
+from ._gateway import Gateway
 from ._notifier import TEST_RETRY_DELAYS, Delivery, Notifier
+from ._protocol import EmulatorSettings, PayoutCardSave
 from ._rules import RuleBook
-from ._state import GatewayState, Payment, Payout
+from ._state import CardSave, CardToken, GatewayState, Payment, Payout
 
 __all__ = ["Emulator"]
 
@@ -34,7 +35,8 @@ class Emulator:
             assert emu.created_count("order-7") == 1
 
     Configure outcomes with :attr:`rules`, misbehaviour with :attr:`faults`; inspect
-    :attr:`payouts`, :attr:`balance`, :attr:`notifications`. :attr:`app` is the aiohttp
+    :attr:`payouts`, :attr:`payments`, :attr:`cards`, :attr:`balance`, :attr:`notifications`;
+    play the payer with :meth:`pay` and :meth:`complete_card_save`. :attr:`app` is the aiohttp
     application, for use with ``aiohttp.test_utils`` instead of :meth:`start`.
     """
 
@@ -47,6 +49,8 @@ class Emulator:
         balance: Decimal | int | str = Decimal("1000000.00"),
         currency: str = "KZT",
         api_root: str = "root",
+        mfs_root: str = "root",
+        payout_card_save: PayoutCardSave = "documented",
         notify_retry_delays: Sequence[float] = TEST_RETRY_DELAYS,
         notify_timeout: float = 5.0,
         host: str = "127.0.0.1",
@@ -59,6 +63,8 @@ class Emulator:
             balance=balance,
             currency=currency,
             api_root=api_root,
+            mfs_root=mfs_root,
+            payout_card_save=payout_card_save,
             notify_retry_delays=notify_retry_delays,
             notify_timeout=notify_timeout,
         )
@@ -67,8 +73,7 @@ class Emulator:
         self.state = GatewayState(self.settings.balance)
         self.rules = RuleBook()
         self.faults = FaultPlan()
-        notify_key = self.settings.payout_secret_key or self.settings.secret_key
-        self._notifier = Notifier(notify_key, self.settings.notify_retry_delays, notify_timeout)
+        self._notifier = Notifier(self.settings.notify_retry_delays, notify_timeout)
         self.gateway = Gateway(self.settings, self.state, self.rules, self._notifier)
         self.app = build_app(self.gateway, self.faults)
         self._runner: web.AppRunner | None = None
@@ -150,12 +155,51 @@ class Emulator:
 
     @property
     def payments(self) -> Mapping[int, Payment]:
-        """Payments created by ``init_payment.php``, by payment id."""
+        """Payments (acquiring) by payment id, whatever script created them."""
         return self.state.payments
+
+    def payments_for(self, order_id: str) -> Sequence[Payment]:
+        """The payments created with ``order_id``, oldest first."""
+        return self.state.payments_by_order.get(order_id, [])
+
+    def payment_count(self, order_id: str) -> int:
+        """How many payments were created with ``order_id`` (0: none; refused creates are not
+        payments, they show in :attr:`Payment.create_requests`)."""
+        return len(self.payments_for(order_id))
+
+    async def pay(
+        self,
+        payment_id: int,
+        *,
+        card_number: str = "4405645000006150",
+        succeed: bool = True,
+        error_code: int = 10007,
+        error_description: str = "Declined by issuer",
+    ) -> Payment:
+        """Play the payer completing the payment page of a ``new`` payment.
+
+        With a check URL, the Check request goes first and the merchant's answer decides
+        whether money is taken (see :mod:`freedompay_async.testing._payments`). Then the
+        payment succeeds with ``card_number`` (one-step: captured; ``pg_auto_clearing=0``:
+        held) or, with ``succeed=False``, fails with ``error_code`` / ``error_description``;
+        a recurring profile is created if asked for; the Result notification goes to the
+        result URL. Card-token payments (``card/init``) use the saved card whatever
+        ``card_number`` says; a wallet payment waiting for 3-D Secure completes it. Returns
+        the payment; raises ``KeyError`` for an unknown id and ``ValueError`` for a payment
+        that is not waiting for the payer. The emulator must be running.
+        """
+        return await self.gateway.payments.pay(
+            payment_id,
+            card_number=card_number,
+            succeed=succeed,
+            error_code=error_code,
+            error_description=error_description,
+        )
 
     @property
     def calls(self) -> Mapping[str, int]:
-        """How many requests each endpoint path received (faulted ones included)."""
+        """How many requests each path received (faulted ones included), by the path as called:
+        Merchant API paths with the merchant id (``v1/merchant/552893/card/direct``)."""
         return self.state.calls
 
     def created_count(self, order_id: str) -> int:
@@ -166,9 +210,38 @@ class Emulator:
         payout = self.state.payouts.get(order_id)
         return 0 if payout is None else payout.create_requests
 
-    def save_card(self, user_id: str, pan: str) -> str:
-        """Save a card for ``user_id`` (as the card-saving flow would); returns its token."""
-        return self.state.save_card(user_id, pan).token
+    def save_card(self, user_id: str, pan: str, *, for_payouts: bool = True) -> str:
+        """Save a card of ``user_id`` as the card-saving flow would; returns its token.
+
+        The card is for payouts (``reg2reg``) unless ``for_payouts=False``, which saves it for
+        payments (Token Pay, ``card/init``). A card is usable for its purpose only.
+        """
+        return self.state.save_card(user_id, pan, "payout" if for_payouts else "payment").token
+
+    @property
+    def cards(self) -> Mapping[str, CardToken]:
+        """The saved cards (the vault) by token."""
+        return self.state.cards
+
+    @property
+    def card_saves(self) -> Mapping[int, CardSave]:
+        """Card-saving sessions (``cardstorage/add`` and its payout twin) by payment id."""
+        return self.state.card_saves
+
+    async def complete_card_save(
+        self, payment_id: int, *, card_number: str = "4405645000006150", succeed: bool = True
+    ) -> CardToken | None:
+        """Play the payer filling in the card form of a card-saving session.
+
+        On success the card is saved (for payments after ``cardstorage/add``, for payouts after
+        the payout variant) and returned; with ``succeed=False`` nothing is saved and ``None``
+        is returned. Either way the card-save result goes to the session's ``pg_post_link``.
+        Raises ``KeyError`` for an unknown session and ``ValueError`` for a finished one. The
+        emulator must be running.
+        """
+        return self.gateway.cards.complete_card_save(
+            payment_id, card_number=card_number, succeed=succeed
+        )
 
     def card_id(self, token: str) -> int:
         """The legacy numeric id (``pg_card_id_to``) of a saved card."""

@@ -1,10 +1,13 @@
 """Fault injection: the network and gateway misbehaviour a money-safe client must survive.
 
 A :class:`Fault` selects calls by endpoint and/or order id and applies from the ``nth`` matching
-call on, for ``times`` calls (``None``: every call). Faults that corrupt the answer (5xx, bad
-XML, bad or missing signature, delayed answer, drop after commit) act *after* the request was
-processed, so the payout exists while the client sees a failure - the ambiguous case.
-``drop_before`` and ``latency`` act before processing. Every applied fault is recorded.
+call on, for ``times`` calls (``None``: every call). The endpoint is named by the path called
+(``v1/merchant/552893/card/direct``), its endpoint-table template
+(``v1/merchant/{merchant_id}/card/direct``) or its trailing segments (``card/direct``). Faults
+that corrupt the answer (5xx, bad XML, bad or missing signature, delayed answer, drop after
+commit) act *after* the request was processed, so the payout exists while the client sees a
+failure - the ambiguous case. ``drop_before`` and ``latency`` act before processing. Every
+applied fault is recorded.
 """
 
 from __future__ import annotations
@@ -148,11 +151,13 @@ class Fault:
         """Process the request, then answer without ``pg_salt`` / ``pg_sig``."""
         return cls(FaultKind.UNSIGNED, endpoint, order_id, nth, times)
 
-    def selects(self, endpoint: str, order_id: str | None) -> bool:
-        """Whether a call to ``endpoint`` for ``order_id`` is one this fault watches."""
-        return (self.endpoint is None or self.endpoint == endpoint) and (
-            self.order_id is None or self.order_id == order_id
-        )
+    def selects(self, endpoint: str, order_id: str | None, template: str | None = None) -> bool:
+        """Whether a call to ``endpoint`` (the path called; ``template`` its endpoint-table
+        path) for ``order_id`` is one this fault watches."""
+        wanted = self.endpoint
+        return (
+            wanted is None or wanted in (endpoint, template) or endpoint.endswith(f"/{wanted}")
+        ) and (self.order_id is None or self.order_id == order_id)
 
 
 @attrs.frozen(slots=True)
@@ -188,10 +193,13 @@ class FaultPlan:
         """Disarm every fault (the records stay)."""
         self._armed.clear()
 
-    def take(self, endpoint: str, order_id: str | None, call_number: int) -> list[Fault]:
+    def take(
+        self, endpoint: str, order_id: str | None, call_number: int, *, template: str | None = None
+    ) -> list[Fault]:
         """The faults applying to this call, in arming order: any latencies plus at most one other.
 
-        Applied faults are recorded and counted; exhausted ones are disarmed.
+        ``endpoint`` is the path called, ``template`` its endpoint-table path. Applied faults
+        are recorded (under ``endpoint``) and counted; exhausted ones are disarmed.
         """
         if not self._armed:
             return []
@@ -199,7 +207,7 @@ class FaultPlan:
         exclusive_taken = False
         for armed in self._armed:
             fault = armed.fault
-            if not fault.selects(endpoint, order_id):
+            if not fault.selects(endpoint, order_id, template):
                 continue
             armed.seen += 1
             if armed.seen < fault.nth:

@@ -5,7 +5,12 @@ synchronously, so one request's checks and state changes are atomic with respect
 Check order follows the gateway's: merchant (unknown -> unsigned 9998), signature (100), the
 idempotency key, then the endpoint's fields (110 naming the field) and business rules.
 
-Choices where the documentation is silent (``shared/api/payouts.md``), made here once:
+Payouts live here; payments (acquiring, mobile balance, tokens, card-token payments) in
+:mod:`._payments`, saved cards in :mod:`._cards`; shared checks and error codes in
+:mod:`._protocol`.
+
+Choices for payouts where the documentation is silent (``shared/api/payouts.md``), made here
+once:
 
 * unknown order on every status endpoint: signed ``pg_status=error`` with code 11068
   "Payment not found." (not ``pg_payment_id=0``), so a client can trust a not-found;
@@ -13,6 +18,8 @@ Choices where the documentation is silent (``shared/api/payouts.md``), made here
   is created, the payout's ``create_requests`` goes up;
 * insufficient balance: error :attr:`ErrorCode.INSUFFICIENT_BALANCE`, nothing is created;
 * an idempotency key reused with other parameters: :attr:`ErrorCode.IDEMPOTENCY_CONFLICT`;
+  a request refused before anything was done (invalid field, unknown card) leaves its key
+  unused, so the corrected request may carry the same key;
 * a failed payout's status answer carries no error code (none is documented); the
   notification does carry ``pg_error_code`` / ``pg_error_description``;
 * a payout's amount leaves the balance when it is accepted (``ok`` or ``process``) and comes
@@ -22,154 +29,57 @@ Choices where the documentation is silent (``shared/api/payouts.md``), made here
 from __future__ import annotations
 
 import asyncio
-import enum
-import secrets
-from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TypeAlias
 
 import attrs
 
-from .._endpoints import Endpoint, endpoint_for_path
+from .._endpoints import endpoint_for_path
 from .._masking import mask_pan
 from ..signing import verify
-from ._notifier import TEST_RETRY_DELAYS, Notifier
+from ._cards import PAYOUT_CARD_SAVE_PATHS, CardDesk
+from ._notifier import Notifier
+from ._payments import MOBILE_PROCESS_PHONE, MOBILE_TEST_CODE, MOBILE_TEST_PHONE, PaymentDesk
+from ._protocol import (
+    Answer,
+    EmulatorSettings,
+    ErrorCode,
+    Fields,
+    Route,
+    _amount,
+    _error,
+    _money,
+    _refuse,
+    _Refused,
+    _required,
+)
 from ._rules import RuleBook
-from ._state import GatewayState, Payment, Payout, PayoutStatus, now_text
+from ._state import GatewayState, Payout, PayoutStatus, now_text
 
-__all__ = ["SERVED_PATHS", "Answer", "EmulatorSettings", "ErrorCode", "Gateway", "Route"]
+__all__ = [
+    "MOBILE_PROCESS_PHONE",
+    "MOBILE_TEST_CODE",
+    "MOBILE_TEST_PHONE",
+    "SERVED_PATHS",
+    "Answer",
+    "EmulatorSettings",
+    "ErrorCode",
+    "Gateway",
+    "Route",
+]
 
-_CENT = Decimal("0.01")
-_MAX_AMOUNT = Decimal("99999999")
-
-
-class ErrorCode(enum.IntEnum):
-    """Error codes the emulator answers with.
-
-    The first four are documented; the last three are the emulator's own (the gateway's codes
-    for these cases are not published), chosen outside every documented code.
-    """
-
-    BAD_SIGNATURE = 100
-    INVALID_PARAMETER = 110
-    UNKNOWN_MERCHANT = 9998
-    PAYMENT_NOT_FOUND = 11068
-    ORDER_EXISTS = 10101
-    INSUFFICIENT_BALANCE = 10102
-    IDEMPOTENCY_CONFLICT = 10103
-
-
-def _decimal(value: Decimal | int | str) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(value)
-
-
-def _delays(value: Iterable[float]) -> tuple[float, ...]:
-    return tuple(value)
-
-
-@attrs.frozen(slots=True)
-class EmulatorSettings:
-    """The emulated merchant account. Keys never appear in reprs.
-
-    ``payout_secret_key`` defaults to ``secret_key`` (a merchant with one key). ``api_root`` is
-    the answer root of the Merchant API (``api/*``) scripts: the docs show ``root`` there and
-    ``response`` everywhere else.
-    """
-
-    merchant_id: str = attrs.field(converter=str)
-    secret_key: str = attrs.field(repr=False)
-    payout_secret_key: str | None = attrs.field(default=None, repr=False)
-    balance: Decimal = attrs.field(default=Decimal("1000000.00"), converter=_decimal)
-    currency: str = "KZT"
-    api_root: str = "root"
-    notify_retry_delays: tuple[float, ...] = attrs.field(
-        default=TEST_RETRY_DELAYS, converter=_delays
-    )
-    notify_timeout: float = 5.0
-
-    def key(self, endpoint: Endpoint) -> str:
-        """The secret key that signs ``endpoint``."""
-        if endpoint.key == "payout" and self.payout_secret_key is not None:
-            return self.payout_secret_key
-        return self.secret_key
-
-
-@attrs.frozen(slots=True)
-class Answer:
-    """Answer fields without ``pg_salt`` / ``pg_sig``; ``signed=False`` only for 9998."""
-
-    fields: dict[str, str]
-    signed: bool = True
-
-
-class _Refused(Exception):
-    """Control flow: the request is refused with ``answer``."""
-
-    def __init__(self, answer: Answer) -> None:
-        super().__init__(answer.fields.get("pg_error_description", ""))
-        self.answer = answer
-
-
-def _error(code: ErrorCode | int, description: str, **extra: str) -> Answer:
-    fields = {"pg_status": "error", "pg_error_code": str(int(code))}
-    fields["pg_error_description"] = description
-    fields.update(extra)
-    return Answer(fields)
-
-
-def _refuse(code: ErrorCode | int, description: str) -> _Refused:
-    return _Refused(_error(code, description))
-
-
-def _money(value: Decimal) -> str:
-    return format(value.quantize(_CENT), "f")
-
-
-Fields: TypeAlias = Mapping[str, Any]
 #: What makes two requests "the same parameters": the path and the fields but salt and sig.
 _Fingerprint: TypeAlias = tuple[str, tuple[tuple[str, str], ...]]
-
-
-def _required(fields: Fields, name: str) -> str:
-    value = fields.get(name)
-    if not isinstance(value, str) or not value:
-        raise _refuse(ErrorCode.INVALID_PARAMETER, f"Missing required parameter {name}")
-    return value
-
-
-def _amount(fields: Fields) -> Decimal:
-    text = _required(fields, "pg_amount")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if (
-        not amount.is_finite()
-        or not _CENT <= amount <= _MAX_AMOUNT
-        or amount != amount.quantize(_CENT)
-    ):
-        raise _refuse(
-            ErrorCode.INVALID_PARAMETER,
-            "Invalid parameter pg_amount: expected 0.01 to 99999999 with at most 2 decimals",
-        )
-    return amount
-
-
-@attrs.frozen(slots=True)
-class Route:
-    """A served script: its endpoint entry, signing key, answer root and handler."""
-
-    endpoint: Endpoint
-    key: str = attrs.field(repr=False)
-    root: str
-    handler: Callable[[Fields], Answer]
 
 
 #: Where the emulated payout page claims to live (a reserved, never-resolving host).
 PAYOUT_PAGE_URL = "https://freedompay-emulator.invalid/payout-page"
 
-#: The scripts served, by path. ``g2g/to_iban`` and ``init_payment.php`` are extras: the
-#: latter is the one served script that honours ``pg_idempotency_key``.
+#: The scripts served, by path: the endpoint table's, plus the documented variant paths of
+#: saving a card for payouts (:data:`PAYOUT_CARD_SAVE_PATHS`). Merchant API paths are served
+#: with the merchant id in place of ``{merchant_id}``. The scripts the table marks
+#: ``idempotency=True`` honour ``pg_idempotency_key``; no other does.
 SERVED_PATHS: tuple[str, ...] = (
     "g2g/p2p2nonreg",
     "g2g/reg2reg",
@@ -182,6 +92,26 @@ SERVED_PATHS: tuple[str, ...] = (
     "api/payment_status2",
     "api/balance_status",
     "init_payment.php",
+    "get_status2.php",
+    "get_status3.php",
+    "cancel.php",
+    "do_capture.php",
+    "revoke.php",
+    "make_recurring_payment.php",
+    "mfs/pay",
+    "mfs/approve",
+    "mfs/resend_code",
+    "g2g/payment",
+    "g2g/status_v2",
+    "v1/merchant/{merchant_id}/cardstorage/add",
+    "v1/merchant/{merchant_id}/cardstorage/list",
+    "v1/merchant/{merchant_id}/cardstorage/remove",
+    *PAYOUT_CARD_SAVE_PATHS,
+    "v1/merchant/{merchant_id}/cardstoragepayout/list",
+    "v1/merchant/{merchant_id}/cardstoragepayout/remove",
+    "v1/merchant/{merchant_id}/card/init",
+    "v1/merchant/{merchant_id}/card/pay",
+    "v1/merchant/{merchant_id}/card/direct",
 )
 
 
@@ -197,6 +127,8 @@ class Gateway:
         self.notifier = notifier
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._idempotency: dict[str, tuple[_Fingerprint, Answer]] = {}
+        self.payments = PaymentDesk(settings, state, rules, notifier)
+        self.cards = CardDesk(settings, state, notifier)
         handlers: dict[str, Callable[[Fields], Answer]] = {
             "g2g/p2p2nonreg": self._to_card,
             "g2g/reg2reg": self._to_token_gateway,
@@ -208,26 +140,50 @@ class Gateway:
             "api/reg2nonreg": self._payout_page,
             "api/payment_status2": self._status_v2,
             "api/balance_status": self._balance,
-            "init_payment.php": self._init_payment,
+            **self.payments.handlers,
+            **self.cards.handlers,
         }
         self.routes: dict[str, Route] = {}
         for path in SERVED_PATHS:
+            if path in PAYOUT_CARD_SAVE_PATHS:
+                self.routes[path] = self.cards.payout_save_route(path, self._root(path))
+                continue
             endpoint = endpoint_for_path(path)
             assert endpoint is not None, f"{path} missing from the endpoint table"
-            root = settings.api_root if path.startswith("api/") else "response"
-            self.routes[path] = Route(endpoint, settings.key(endpoint), root, handlers[path])
+            self.routes[path] = Route(
+                endpoint, settings.key(endpoint), self._root(path), handlers[path]
+            )
+
+    def _root(self, path: str) -> str:
+        """The answer root of a script (``shared/api``: ``root`` for api/* and mfs/*)."""
+        if path.startswith("api/"):
+            return self.settings.api_root
+        if path.startswith("mfs/"):
+            return self.settings.mfs_root
+        return "response"
 
     # -- entry point -------------------------------------------------------------------------
 
-    def handle(self, route: Route, fields: Fields, pairs: Iterable[tuple[str, str]]) -> Answer:
-        """Check and execute one request; ``fields`` is ``pairs`` parsed PHP-style."""
-        if fields.get("pg_merchant_id") != self.settings.merchant_id:
+    def handle(
+        self,
+        route: Route,
+        fields: Fields,
+        pairs: Iterable[tuple[str, str]],
+        path_merchant: str | None = None,
+    ) -> Answer:
+        """Check and execute one request; ``fields`` is ``pairs`` parsed PHP-style.
+
+        ``path_merchant`` is the merchant id in a Merchant API path (``v1/merchant/{id}/...``);
+        it must be the merchant's, like ``pg_merchant_id``.
+        """
+        merchant_id = self.settings.merchant_id
+        if fields.get("pg_merchant_id") != merchant_id or path_merchant not in (None, merchant_id):
             return Answer(
                 _error(ErrorCode.UNKNOWN_MERCHANT, "Merchant is not identified").fields,
                 signed=False,
             )
         if not verify(route.endpoint.script, fields, route.key):
-            return _error(ErrorCode.BAD_SIGNATURE, "Invalid signature (pg_sig)")
+            return self._bad_signature(route, fields)
         key = fields.get("pg_idempotency_key") if route.endpoint.idempotency else None
         if not isinstance(key, str) or not key:
             return self._run(route, fields)
@@ -243,9 +199,26 @@ class Gateway:
                 ErrorCode.IDEMPOTENCY_CONFLICT,
                 "pg_idempotency_key was already used with other parameters",
             )
-        answer = self._run(route, fields)
+        try:
+            answer = route.handler(fields)
+        except _Refused as refused:
+            # Refused before anything was done: the corrected request may use the key.
+            return refused.answer
         self._idempotency[key] = (fingerprint, answer)
         return answer
+
+    def _bad_signature(self, route: Route, fields: Fields) -> Answer:
+        for script, key in route.alternates:
+            if verify(script, fields, key):
+                # Signed another documented way: refuse, readable by the sender.
+                return attrs.evolve(
+                    _error(
+                        ErrorCode.BAD_SIGNATURE,
+                        f"Invalid signature (pg_sig): {self.cards.expected}",
+                    ),
+                    sign_as=(script, key),
+                )
+        return _error(ErrorCode.BAD_SIGNATURE, "Invalid signature (pg_sig)")
 
     def _run(self, route: Route, fields: Fields) -> Answer:
         try:
@@ -254,10 +227,11 @@ class Gateway:
             return refused.answer
 
     def close(self) -> None:
-        """Stop the timers of ``process`` payouts (the emulator is shutting down)."""
+        """Stop the timers of ``process`` payouts and payments (the emulator is shutting down)."""
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        self.payments.close()
 
     # -- payouts -----------------------------------------------------------------------------
 
@@ -288,6 +262,7 @@ class Gateway:
             user_id,
             token if isinstance(token, str) and token else None,
             card_id if isinstance(card_id, str) else None,
+            "payout",  # a card saved for payments is not a payout destination
         )
         if card is None:
             name = "pg_card_token_to" if token else "pg_card_id_to"
@@ -428,7 +403,7 @@ class Gateway:
             payout.error_description = payout.rule.description
             notice["pg_error_code"] = str(payout.error_code)
             notice["pg_error_description"] = payout.error_description
-        self.notifier.send(payout.post_link, payout.order_id, notice)
+        self.notifier.send(payout.post_link, payout.order_id, notice, self.settings.payout_key)
 
     # -- status and balance ------------------------------------------------------------------
 
@@ -483,29 +458,6 @@ class Gateway:
                 "pg_currency": currency
                 if isinstance(currency, str) and currency
                 else self.settings.currency,
-            }
-        )
-
-    # -- payments ----------------------------------------------------------------------------
-
-    def _init_payment(self, fields: Fields) -> Answer:
-        amount = _amount(fields)
-        description = _required(fields, "pg_description")
-        order_id = fields.get("pg_order_id")
-        payment = Payment(
-            self.state.next_payment_id(),
-            order_id if isinstance(order_id, str) else "",
-            amount,
-            description,
-        )
-        self.state.payments[payment.payment_id] = payment
-        return Answer(
-            {
-                "pg_status": "ok",
-                "pg_payment_id": str(payment.payment_id),
-                "pg_redirect_url": "https://customer.freedompay.kz/pay.html?customer="
-                + secrets.token_hex(16),
-                "pg_redirect_url_type": "need data",
             }
         )
 

@@ -1,14 +1,18 @@
-"""Payout notifications to the merchant's ``pg_post_link``, re-sent until it answers HTTP 200.
+"""Callbacks to the merchant: notifications re-sent until HTTP 200, and the one-shot Check.
 
-Deliveries run as background tasks so request handling never waits on the merchant's server.
-The real gateway re-sends every 30 minutes for about 2 hours (:data:`GATEWAY_RETRY_DELAYS`);
-tests use a short schedule. Every attempt is recorded as a :class:`Delivery`.
+Notifications (payout notify, payment Result, card-save result) run as background tasks so
+request handling never waits on the merchant's server. The real gateway re-sends every 30
+minutes for about 2 hours (:data:`GATEWAY_RETRY_DELAYS`); tests use a short schedule. The
+Check request (:meth:`Notifier.ask`) is sent once and its answer read. Every attempt is
+recorded as a :class:`Delivery`. Each send names the secret key that signs it: the payout
+key for payout notifications, the payment key for payment callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from typing import Literal, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -17,7 +21,7 @@ import attrs
 from .._wire import encode_form, parse_form
 from ..signing import new_salt, script_name, sign
 
-__all__ = ["GATEWAY_RETRY_DELAYS", "TEST_RETRY_DELAYS", "Delivery", "Notifier"]
+__all__ = ["GATEWAY_RETRY_DELAYS", "TEST_RETRY_DELAYS", "Delivery", "DeliveryKind", "Notifier"]
 
 #: The gateway's documented re-send schedule for callbacks (seconds after each failed attempt).
 GATEWAY_RETRY_DELAYS: tuple[float, ...] = (1800.0, 1800.0, 1800.0, 1800.0)
@@ -25,6 +29,10 @@ GATEWAY_RETRY_DELAYS: tuple[float, ...] = (1800.0, 1800.0, 1800.0, 1800.0)
 TEST_RETRY_DELAYS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+#: What a delivery carries: a payout notification, a payment's Check request or Result
+#: notification, or the result of saving a card.
+DeliveryKind: TypeAlias = Literal["payout", "check", "result", "card_save"]
 
 
 @attrs.frozen(slots=True)
@@ -41,6 +49,7 @@ class Delivery:
     fields: Mapping[str, str]
     status: int | None
     error: str | None = None
+    kind: DeliveryKind = "payout"
 
     @property
     def delivered(self) -> bool:
@@ -61,10 +70,9 @@ def signed_body(url: str, fields: Mapping[str, str], secret_key: str) -> dict[st
 
 
 class Notifier:
-    """Delivers signed notifications in the background; owns an aiohttp session while open."""
+    """Delivers signed callbacks; owns an aiohttp session while open."""
 
-    def __init__(self, secret_key: str, retry_delays: Sequence[float], timeout: float) -> None:
-        self._key = secret_key
+    def __init__(self, retry_delays: Sequence[float], timeout: float) -> None:
         self._delays = tuple(retry_delays)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -84,11 +92,28 @@ class Notifier:
             await self._session.close()
             self._session = None
 
-    def send(self, url: str, order_id: str, fields: Mapping[str, str]) -> None:
-        """Start delivering ``fields`` to ``url`` without waiting for it."""
-        task = asyncio.get_running_loop().create_task(self._deliver(url, order_id, fields))
+    def send(
+        self,
+        url: str,
+        order_id: str,
+        fields: Mapping[str, str],
+        key: str,
+        kind: DeliveryKind = "payout",
+    ) -> None:
+        """Start delivering ``fields`` to ``url``, signed with ``key``, without waiting for it."""
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(url, order_id, fields, key, kind)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def ask(
+        self, url: str, order_id: str, fields: Mapping[str, str], key: str
+    ) -> tuple[Delivery, bytes | None]:
+        """POST a Check request once; the delivery record and the answer body (if any)."""
+        record, body = await self._post(url, order_id, 1, signed_body(url, fields, key), "check")
+        self.deliveries.append(record)
+        return record, body
 
     async def wait(self, timeout: float = 5.0) -> None:
         """Wait until every notification is delivered or out of re-sends (tests use this)."""
@@ -98,19 +123,27 @@ class Notifier:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _deliver(self, url: str, order_id: str, fields: Mapping[str, str]) -> None:
-        assert self._session is not None, "notifier used before the application started"
+    async def _deliver(
+        self, url: str, order_id: str, fields: Mapping[str, str], key: str, kind: DeliveryKind
+    ) -> None:
         for attempt, delay in enumerate((*self._delays, None), 1):
-            body = signed_body(url, fields, self._key)
-            try:
-                async with self._session.post(
-                    url, data=encode_form(body.items()), headers=_FORM
-                ) as answer:
-                    await answer.read()
-                    record = Delivery(url, order_id, attempt, body, answer.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                record = Delivery(url, order_id, attempt, body, None, type(exc).__name__)
+            record, _ = await self._post(
+                url, order_id, attempt, signed_body(url, fields, key), kind
+            )
             self.deliveries.append(record)
             if record.delivered or delay is None:
                 return
             await asyncio.sleep(delay)
+
+    async def _post(
+        self, url: str, order_id: str, attempt: int, body: dict[str, str], kind: DeliveryKind
+    ) -> tuple[Delivery, bytes | None]:
+        assert self._session is not None, "notifier used before the application started"
+        try:
+            async with self._session.post(
+                url, data=encode_form(body.items()), headers=_FORM
+            ) as answer:
+                content = await answer.read()
+                return Delivery(url, order_id, attempt, body, answer.status, kind=kind), content
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return Delivery(url, order_id, attempt, body, None, type(exc).__name__, kind), None
