@@ -292,3 +292,52 @@ async def test_oversized_body_is_refused_by_aiohttp(shop: Shop) -> None:
 
 def test_callback_url_helper_keeps_the_script() -> None:
     assert urlsplit(callback_url("result.php", "a=1")).path.endswith("/result.php")
+
+
+async def test_emulator_payment_check_and_result_reach_the_handlers_verified(
+    freedompay_emulator: Emulator, freedompay_client: FreedomPayClient, shop: Shop
+) -> None:
+    page = await freedompay_client.payments.create(
+        order_id="E-P1",
+        amount="500.00",
+        description="Kettle",
+        check_url=shop.url("/freedompay/check"),
+        result_url=shop.url("/freedompay/result", "shop=7"),
+        merchant_fields={"basket": "B-42"},
+    )
+    await freedompay_emulator.pay(page.payment_id)
+    await freedompay_emulator.wait_notifications()
+    check, result = shop.seen
+    assert isinstance(check, CheckRequest)
+    assert check.payment_id == page.payment_id
+    assert check.extra["basket"] == "B-42"
+    assert isinstance(result, ResultNotification)
+    assert result.verified
+    assert result.succeeded
+    assert result.order_id == "E-P1"
+    assert result.extra["shop"] == "7"  # the query string of the merchant's own URL is signed
+    assert result.can_reject  # a check URL was used, so the result may be rejected
+    assert all(d.status == 200 for d in freedompay_emulator.notifications)
+    status = await freedompay_client.payments.status(page.payment_id)
+    assert status.state.value == "success"
+
+
+async def test_rejected_check_keeps_the_money(
+    freedompay_emulator: Emulator, freedompay_client: FreedomPayClient, shop: Shop
+) -> None:
+    shop.answer = CallbackAnswer.rejected("Out of stock")
+    page = await freedompay_client.payments.create(
+        order_id="E-P2",
+        amount="500.00",
+        description="Kettle",
+        check_url=shop.url("/freedompay/check"),
+        result_url=shop.url("/freedompay/result"),
+    )
+    await freedompay_emulator.pay(page.payment_id)
+    await freedompay_emulator.wait_notifications()
+    assert isinstance(shop.seen[0], CheckRequest)
+    status = await freedompay_client.payments.status(page.payment_id)
+    assert status.state.value == "error"
+    assert status.captured is not True
+    results = [c for c in shop.seen if isinstance(c, ResultNotification)]
+    assert [r.succeeded for r in results] == [False]
