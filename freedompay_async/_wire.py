@@ -263,12 +263,12 @@ def xml_leaves(fields: Params, parent: str = "") -> list[tuple[str, str]]:
         if tag == _SIG:
             continue
         name = f"{parent}{tag}{position:03d}"
-        if isinstance(value, Mapping) and value:
-            leaves.extend(xml_leaves(value, name))
-        elif not isinstance(value, Mapping):
-            leaves.append((name, to_text(value, tag)))
+        if isinstance(value, Mapping):
+            # An element without child elements (e.g. only empty lists) parses as an empty leaf.
+            nested = xml_leaves(value, name)
+            leaves.extend(nested or [(name, "")])
         else:
-            leaves.append((name, ""))
+            leaves.append((name, to_text(value, tag)))
     return leaves
 
 

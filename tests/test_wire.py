@@ -132,3 +132,16 @@ def test_oversized_body_is_refused() -> None:
     body = b"<response><pg_status>" + b"x" * 2000 + b"</pg_status></response>"
     with pytest.raises(MalformedResponse, match="exceeds"):
         parse_xml(body, max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"pg_status": "ok", "pg_refund_payments": {"pg_refund_payment": []}},
+        {"pg_status": "ok", "pg_refund_payments": {}},
+        {"pg_refund_payments": {"pg_refund_payment": [{"pg_amount": "-1"}, {"pg_amount": "-2"}]}},
+    ],
+)
+def test_signed_xml_with_empty_containers_verifies(fields: dict[str, Any]) -> None:
+    body = signing.sign_xml("get_status3.php", fields, "key")
+    assert signing.verify_document("get_status3.php", parse_xml(body), "key")
