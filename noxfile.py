@@ -1,6 +1,9 @@
-"""Developer sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks."""
+"""Developer sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks;
+``nox -s demo`` the README's first Quickstart command (a payout batch against the emulator)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -8,13 +11,13 @@ nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHON_FILES = ["freedompay_async", "tests", "benchmarks", "noxfile.py"]
+PYTHON_FILES = ["freedompay_async", "tests", "benchmarks", "examples", "noxfile.py"]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (unit, property and loopback tests against the emulator)."""
-    session.install("-e", ".[test]")
+    """The test suite (unit, property and loopback tests against the emulator, the CLI)."""
+    session.install("-e", ".[test,cli]")
     session.run("pytest", *session.posargs)
 
 
@@ -31,6 +34,25 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, tests and benchmarks."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """README Quickstart 1: the 1,000-row demo batch against the embedded emulator.
+
+    Some rows are declined on purpose, so the command exits 1 - which is what the demo shows.
+    """
+    session.install("-e", ".[cli]")
+    journal = Path(session.create_tmp()) / "demo-payouts.journal"
+    for suffix in ("", "-wal", "-shm"):  # a fresh batch every time
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    session.run(
+        "freedompay",
+        *("payouts", "run", "examples/payouts.csv", "--emulator", "--journal", str(journal)),
+        *session.posargs,
+        success_codes=[0, 1],
+    )
+    session.log(f"journal: {journal} (try: freedompay payouts report {journal} --format csv)")
 
 
 @nox.session

@@ -6,8 +6,23 @@ signature algorithm in :mod:`freedompay_async.signing`.
 
 from __future__ import annotations
 
-from . import errors, signing
+from . import batch, errors, signing
 from ._endpoints import ENDPOINTS, Endpoint, KeyKind
+from .batch import (
+    BadRows,
+    BatchReport,
+    Journal,
+    JournalBusy,
+    JournalError,
+    JournalMismatch,
+    PayoutRow,
+    PreflightError,
+    RowProblem,
+    RowResult,
+    RowState,
+    read_payout_rows,
+    run_payout_batch,
+)
 from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
 from .errors import (
     BadSignature,
@@ -46,8 +61,10 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ENDPOINTS",
     "HOSTS",
+    "BadRows",
     "BadSignature",
     "Balance",
+    "BatchReport",
     "ConfigurationError",
     "Endpoint",
     "Environment",
@@ -56,6 +73,10 @@ __all__ = [
     "GatewayError",
     "GatewayOutcomeUnknown",
     "GatewayResponse",
+    "Journal",
+    "JournalBusy",
+    "JournalError",
+    "JournalMismatch",
     "KeyKind",
     "MalformedResponse",
     "OutcomeUnknown",
@@ -64,12 +85,17 @@ __all__ = [
     "PayoutPage",
     "PayoutPending",
     "PayoutPolicy",
+    "PayoutRow",
     "PayoutState",
     "Payouts",
+    "PreflightError",
     "ProtocolError",
     "Region",
     "RequestNotSent",
     "RetryPolicy",
+    "RowProblem",
+    "RowResult",
+    "RowState",
     "SignatureMismatch",
     "TransportError",
     "UnexpectedHTTPStatus",
@@ -78,6 +104,9 @@ __all__ = [
     "UnsupportedValueType",
     "ValidationError",
     "__version__",
+    "batch",
     "errors",
+    "read_payout_rows",
+    "run_payout_batch",
     "signing",
 ]

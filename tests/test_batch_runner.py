@@ -33,7 +33,7 @@ PROCESS_ERROR = "4532676596620704"
 CREATE = "g2g/p2p2nonreg"
 POST_LINK = "http://127.0.0.1:9/notify"
 FAST = PayoutPolicy(
-    poll_initial=0.01, poll_max=0.05, wait_deadline=2, reconcile_deadline=2, not_found_grace=0.2
+    poll_initial=0.01, poll_max=0.05, wait_deadline=2, reconcile_deadline=0.5, not_found_grace=0.2
 )
 TRUTH = {"success": RowState.SUCCESS, "error": RowState.ERROR, "process": RowState.PROCESS}
 
