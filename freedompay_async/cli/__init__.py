@@ -639,6 +639,11 @@ def resume_command(
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
     source = rows_file or (Path(recorded.source) if recorded.source else None)
+    if source is None and not recorded.rows:
+        raise click.UsageError(
+            "the journal holds no batch yet (the run stopped before it began): "
+            "pass the input file with --file"
+        )
     if source is None or not source.is_file():
         raise click.UsageError(
             f"the batch's input file {recorded.source or '(not recorded)'} is not there: "
