@@ -77,7 +77,15 @@ def test_transitions_are_committed_and_survive_reopening(tmp_path: Path) -> None
         )
         journal.transition("J-2", RowState.SENDING)
         journal.transition("J-2", RowState.PROCESS, payment_id=103)
-        # Read by another connection while this one is still open: every change committed.
+        # Read by another connection while this one is still open: "sending" is always
+        # committed at once, with every change before it; the last outcome waits a little.
+        report = Journal.read_report(path)
+        assert [row.state for row in report.rows] == [
+            RowState.SUCCESS,
+            RowState.ERROR,
+            RowState.SENDING,
+        ]
+        journal.flush()
         report = Journal.read_report(path)
         assert [row.state for row in report.rows] == [
             RowState.SUCCESS,
@@ -196,3 +204,24 @@ def test_any_sequence_of_changes_is_persisted_exactly(
         assert reopened.entries() == expected
         assert dict(reopened.counts) == counts
         assert sum(counts.values()) == 3
+
+
+def test_outcomes_are_committed_within_the_flush_interval(tmp_path: Path) -> None:
+    path = tmp_path / "batch.journal"
+    with started(path) as journal:
+        journal.flush_interval = 0.0
+        journal.transition("J-0", RowState.SENDING)
+        journal.transition("J-0", RowState.UNKNOWN)
+        assert Journal.read_report(path).rows[0].state is RowState.UNKNOWN
+
+
+def test_a_sending_that_cannot_be_written_is_not_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "batch.journal"
+    with started(path) as journal:
+        assert journal._db is not None
+        journal._db.execute("PRAGMA query_only = ON")  # every write now fails
+        with pytest.raises(JournalError, match="cannot write"):
+            journal.transition("J-0", RowState.SENDING)
+        assert journal["J-0"].state is RowState.PENDING  # the caller must not send it
+        journal._db.execute("PRAGMA query_only = OFF")
+    assert Journal.read_report(path).rows[0].state is RowState.PENDING

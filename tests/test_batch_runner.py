@@ -14,6 +14,7 @@ from freedompay_async import FreedomPayClient, PayoutPolicy, RetryPolicy
 from freedompay_async.batch import (
     BatchReport,
     Journal,
+    JournalError,
     JournalMismatch,
     PayoutRow,
     PreflightError,
@@ -346,3 +347,26 @@ async def test_rows_need_a_post_link(client: FreedomPayClient) -> None:
 
     with pytest.raises(ValidationError, match="post_link"):
         await run_payout_batch(client, rows_for([OK_CARD]))
+
+
+async def test_a_journal_that_cannot_be_written_stops_the_batch(
+    freedompay_emulator: Emulator, client: FreedomPayClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    rows = rows_for([OK_CARD] * 40)
+
+    def break_the_disk(counts: object) -> None:
+        if len(freedompay_emulator.payouts) >= 5 and journal._db is not None:
+            journal._db.execute("PRAGMA query_only = ON")
+
+    with pytest.raises(JournalError, match="cannot write"):
+        await run_payout_batch(
+            client, rows, journal=journal, concurrency=3, post_link=POST_LINK,
+            on_progress=break_the_disk,
+        )  # fmt: skip
+    journal.close()
+    on_disk = {row.order_id: row.state for row in Journal.read_report(path).rows}
+    assert 5 <= len(freedompay_emulator.payouts) < 40
+    for order_id in freedompay_emulator.payouts:  # nothing went out without its "sending"
+        assert on_disk[order_id] is not RowState.PENDING

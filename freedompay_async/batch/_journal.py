@@ -13,6 +13,11 @@ State machine (``events`` keeps every transition, with its time, for the audit t
     sending | unknown  -> sending    only after the gateway said "not found" (signed) and the
                                      previous send started longer ago than the not-found grace
 
+Only entering ``sending`` must be on disk before anything else happens; the outcomes that
+follow are committed together with the next ``sending`` (or within 0.2 s, or on close). An
+outcome lost in a crash leaves its row in the in-doubt state before it, which a resume
+resolves through the status endpoint: one commit per row instead of two, and nothing unsafe.
+
 ``synchronous=NORMAL`` (the default) makes every commit durable against a crash of the process;
 ``FULL`` also against a crash of the machine (power loss), at the cost of an fsync per commit.
 
@@ -54,6 +59,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: Changes held back at most before they are committed together (see Journal.transition).
+_QUEUE_LIMIT = 512
 
 Synchronous: TypeAlias = Literal["NORMAL", "FULL"]
 
@@ -331,8 +338,9 @@ class Journal:
     ``path=None``, in memory only (no crash safety: for tests and measurements).
 
     Use :meth:`start` to bind it to a merchant, a gateway and the rows, then
-    :meth:`transition` for every state change. Reading is served from memory; every change
-    is one committed SQLite transaction (the row and its event). Close it (or use ``with``).
+    :meth:`transition` for every state change (each change updates the row and appends an
+    event, see :meth:`transition` for when it is committed). Reading is served from memory.
+    Close it (or use ``with``).
     """
 
     def __init__(
@@ -349,9 +357,15 @@ class Journal:
         self._rows: dict[str, RowResult] = {}
         self._counts = dict.fromkeys(RowState, 0)
         self.meta: dict[str, str] = {}
-        #: Time spent in journal writes and how many there were (for measurements).
+        #: Time spent in journal writes, how many there were, the longest (for measurements).
         self.write_seconds = 0.0
         self.writes = 0
+        self.max_write_seconds = 0.0
+        #: Longest time a change other than ``sending`` waits to be committed (seconds).
+        self.flush_interval = 0.2
+        self._queue: list[tuple[tuple[object, ...], tuple[object, ...]]] = []
+        self._queued_since: float | None = None
+        self._holding = False
         self._db: sqlite3.Connection | None = None
         self._lock: int | None = None
         if self.path is not None:
@@ -402,9 +416,52 @@ class Journal:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Within this block ``sending`` changes wait too; all are committed at its end, in
+        one transaction (nothing may be sent before the block is left)."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Commit every change made so far (one transaction)."""
+        if not self._queue or self._db is None:
+            return
+        started = time.perf_counter()
+        try:
+            self._commit_queue()
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot write the journal ({exc})") from exc
+        self._queue.clear()
+        self._queued_since = None
+        took = time.perf_counter() - started
+        self.write_seconds += took
+        self.writes += 1
+        self.max_write_seconds = max(self.max_write_seconds, took)
+
+    def _commit_queue(self) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE rows SET state = ?, attempts = ?, send_started_at = ?, "
+                "payment_id = ?, error_code = ?, error_description = ?, updated_at = ? "
+                "WHERE order_id = ?",
+                [update for update, _ in self._queue],
+            )
+            db.executemany(
+                "INSERT INTO events (at, order_id, from_state, to_state, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [event for _, event in self._queue],
+            )
+
     def close(self) -> None:
-        """Close the database and release the lock (the file stays)."""
+        """Commit what is left, close the database and release the lock (the file stays)."""
         if self._db is not None:
+            with contextlib.suppress(JournalError):
+                self.flush()
             db, self._db = self._db, None
             db.close()
         if self._lock is not None:
@@ -573,6 +630,7 @@ class Journal:
         """The audit trail: ``(time, order id, from state, to state, detail)``, oldest first."""
         if self._db is None:
             return []
+        self.flush()
         query = "SELECT at, order_id, from_state, to_state, COALESCE(detail, '') FROM events"
         if order_id is None:
             return list(self._db.execute(query + " ORDER BY id"))
@@ -590,7 +648,13 @@ class Journal:
         error_description: str | None = None,
         detail: str | None = None,
     ) -> RowResult:
-        """Move a row to ``state`` and commit it before returning.
+        """Move a row to ``state``.
+
+        Entering ``sending`` is committed before this returns (with every change before it),
+        so the request may go out. Other changes are committed with the next ``sending``, or
+        at most :attr:`flush_interval` later, on :meth:`flush` and on :meth:`close`: one
+        lost in a crash leaves the row in an earlier, in-doubt state that a resume resolves
+        through the status endpoint - never in a state that would send it again blindly.
 
         Entering ``sending`` counts an attempt and stamps its start time. ``payment_id`` is
         kept once known. Raises :class:`JournalError` for a change the state machine forbids.
@@ -617,12 +681,8 @@ class Journal:
             updated_at=now,
         )
         if self._db is not None:
-            started = time.perf_counter()
-            with self._transaction() as db:
-                db.execute(
-                    "UPDATE rows SET state = ?, attempts = ?, send_started_at = ?, "
-                    "payment_id = ?, error_code = ?, error_description = ?, updated_at = ? "
-                    "WHERE order_id = ?",
+            self._queue.append(
+                (
                     (
                         state.value,
                         updated.attempts,
@@ -633,10 +693,6 @@ class Journal:
                         now,
                         order_id,
                     ),
-                )
-                db.execute(
-                    "INSERT INTO events (at, order_id, from_state, to_state, detail) "
-                    "VALUES (?, ?, ?, ?, ?)",
                     (
                         now,
                         order_id,
@@ -645,8 +701,20 @@ class Journal:
                         mask_card_numbers(detail) if detail else None,
                     ),
                 )
-            self.write_seconds += time.perf_counter() - started
-            self.writes += 1
+            )
+            if self._queued_since is None:
+                self._queued_since = time.monotonic()
+            if not self._holding and (
+                sending
+                or len(self._queue) >= _QUEUE_LIMIT
+                or time.monotonic() - self._queued_since >= self.flush_interval
+            ):
+                try:
+                    self.flush()
+                except BaseException:
+                    if sending:  # not recorded, so it must not be sent: forget it
+                        self._queue.pop()
+                    raise
         self._rows[order_id] = updated
         self._counts[current.state] -= 1
         self._counts[state] += 1

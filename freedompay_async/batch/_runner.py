@@ -22,6 +22,7 @@ between learning an outcome and recording it, so a cancellation cannot fall in b
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -47,7 +48,7 @@ from ..errors import (
     ValidationError,
 )
 from ..payouts import Payout, PayoutOutcomeUnknown, PayoutPending, Payouts, PayoutState, _poll_delay
-from ._journal import BatchReport, Journal, RowState, Synchronous
+from ._journal import BatchReport, Journal, JournalError, RowState, Synchronous
 from ._rows import PayoutRow
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ logger = logging.getLogger("freedompay_async.batch")
 
 #: Paths of the create calls: a signed refusal from one of these is the row's final answer.
 _CREATE_PATHS = frozenset({Payouts._TO_CARD.path, Payouts._TO_TOKEN["gateway"].path})
+
+#: At most this many "sending" marks share one journal commit.
+_CHUNK = 64
 
 _BY_PAYOUT_STATE = {
     PayoutState.SUCCESS: RowState.SUCCESS,
@@ -90,6 +94,8 @@ class _Run:
         self.on_progress = on_progress
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.stopped: str | None = None
+        #: A failure that ends the run (the journal cannot be written): raised at the end.
+        self.fatal: JournalError | None = None
         self._stopping = anyio.Event()
         self._producer = anyio.CancelScope()
         self._pollers: set[anyio.CancelScope] = set()
@@ -141,35 +147,71 @@ class _Run:
         pending = [entry.order_id for entry in entries if entry.state is RowState.PENDING]
         if self.on_progress is not None:
             self.on_progress(self.journal.counts)
+        queue = collections.deque(
+            itertools.chain(
+                ((order_id, self._reconcile) for order_id in in_doubt),
+                ((order_id, self._send_marked) for order_id in pending),
+            )
+        )
         async with anyio.create_task_group() as group:
             with self._producer:
-                for order_id, worker in itertools.chain(
-                    ((order_id, self._reconcile) for order_id in in_doubt),
-                    ((order_id, self._send) for order_id in pending),
-                ):
+                while queue:
                     token = object()
                     await self.limiter.acquire_on_behalf_of(token)
-                    group.start_soon(self._slot, worker, order_id, token)
+                    chunk = [(*queue.popleft(), token)]
+                    # Slots that are free now too: their "sending" marks share one commit.
+                    while queue and len(chunk) < _CHUNK and self.limiter.available_tokens >= 1:
+                        token = object()
+                        self.limiter.acquire_on_behalf_of_nowait(token)
+                        chunk.append((*queue.popleft(), token))
+                    try:
+                        with self.journal.held():
+                            for order_id, worker, _ in chunk:
+                                if worker == self._send_marked:
+                                    self._record(order_id, RowState.SENDING)
+                    except JournalError as exc:
+                        for *_, token in chunk:
+                            self.limiter.release_on_behalf_of(token)
+                        self.fatal = self.fatal or exc
+                        self.stop(f"the journal cannot be written: {exc}")
+                        break
+                    # No await since the commit: every marked row is started.
+                    for order_id, worker, token in chunk:
+                        group.start_soon(self._slot, worker, order_id, token)
+        if self.fatal is not None:
+            raise self.fatal
 
     async def _slot(
         self,
         worker: Callable[[str], Awaitable[Payout | None]],
         order_id: str,
-        token: object,
+        token: object | None,
     ) -> None:
         try:
             payout = await worker(order_id)
+            if payout is not None and self.wait and not self._stopping.is_set():
+                self.limiter.release_on_behalf_of(token)
+                token = None
+                await self._settle(order_id, payout)
+        except JournalError as exc:
+            # Nothing more can be recorded, so nothing more may be sent.
+            self.fatal = self.fatal or exc
+            self.stop(f"the journal cannot be written: {exc}")
         finally:
-            self.limiter.release_on_behalf_of(token)
-        if payout is not None and self.wait and not self._stopping.is_set():
-            await self._settle(order_id, payout)
+            if token is not None:
+                self.limiter.release_on_behalf_of(token)
 
     # -- sending -----------------------------------------------------------------------------
 
     async def _send(self, order_id: str) -> Payout | None:
-        """Commit ``sending``, create the payout once, record what is known. Returns the payout
-        when it is in ``process`` (to be polled)."""
+        """Commit ``sending``, then :meth:`_send_marked`."""
         self._record(order_id, RowState.SENDING)
+        return await self._send_marked(order_id)
+
+    async def _send_marked(self, order_id: str) -> Payout | None:
+        """Create the payout of a row whose ``sending`` is committed, once; record what is
+        known. Returns the payout when it is in ``process`` (to be polled)."""
+        assert self.journal[order_id].state is RowState.SENDING
         try:
             payout = await self._create(self.rows[order_id], self.post_links[order_id])
         except PayoutOutcomeUnknown as exc:
@@ -439,3 +481,5 @@ async def run_payout_batch(
     finally:
         if owned:
             book.close()
+        else:
+            book.flush()

@@ -450,18 +450,23 @@ def _execute_batch(
         wait,
         quiet,
     )
+    attempts_before = sum(row.attempts for row in journal.entries())
     try:
         report, interrupted, finished = _run_async(_batch_main, job, err)
     except (JournalError, ValidationError, PreflightError) as exc:
-        err.print(f"[bold red]error:[/] {exc}; nothing was sent", highlight=False)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
         fresh = journal.is_new
+        untouched = sum(row.attempts for row in journal.entries()) == attempts_before
         journal.close()
         if fresh:  # never started: leave no journal behind, so `run` can simply be repeated
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{journal_path}{suffix}").unlink(missing_ok=True)
         else:
             err.print(f"resume with: freedompay payouts resume {journal_path}", markup=False)
-        return EXIT_USAGE
+        if untouched:
+            err.print("nothing was sent")
+            return EXIT_USAGE
+        return EXIT_ROWS
     finally:
         journal.close()
     rate = finished / report.elapsed if report.elapsed else None
