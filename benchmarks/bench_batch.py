@@ -27,14 +27,7 @@ import aiohttp
 from _emulator_process import emulator_process
 
 from freedompay_async import FreedomPayClient, PayoutPolicy, RetryPolicy
-from freedompay_async.batch import (
-    Journal,
-    PayoutRow,
-    RowState,
-    Synchronous,
-    payout_row,
-    run_payout_batch,
-)
+from freedompay_async.batch import Journal, PayoutRow, RowState, payout_row, run_payout_batch
 
 MERCHANT = "552893"
 PAYMENT_KEY = "bench-payment-key"
@@ -83,56 +76,68 @@ async def one_run(
     return len(rows) / wall, cpu / len(rows) * 1e6
 
 
+def client_for(url: str, concurrency: int) -> FreedomPayClient:
+    return FreedomPayClient(
+        MERCHANT,
+        PAYMENT_KEY,
+        payout_secret_key=PAYOUT_KEY,
+        base_url=url,
+        connection_limit=concurrency,
+        retry=RetryPolicy(attempts=1),
+        timeout=aiohttp.ClientTimeout(total=120),
+        payout_policy=PayoutPolicy(poll_initial=0.05, poll_max=0.5, wait_deadline=120),
+    )
+
+
+async def measured(
+    rows: int, concurrency: int, declined: float, process: float, path: Path | None, sync: str
+) -> tuple[float, float, Journal]:
+    """One batch against a fresh emulator process (the emulator's state and its background
+    notifications from an earlier run would otherwise slow a later one)."""
+    async with (
+        emulator_process(MERCHANT, PAYMENT_KEY, PAYOUT_KEY) as (url, _),
+        client_for(url, concurrency) as client,
+    ):
+        warm = make_rows(min(500, rows), "W", declined, process)
+        await one_run(client, warm, Journal(None), concurrency)
+        batch = make_rows(rows, "B", declined, process)
+        with Journal(path, synchronous="FULL" if sync == "FULL" else "NORMAL") as journal:
+            rate, cpu = await one_run(client, batch, journal, concurrency)
+    return rate, cpu, journal
+
+
 async def run(rows: int, concurrency: int, declined: float, process: float, rounds: int) -> None:
-    async with emulator_process(MERCHANT, PAYMENT_KEY, PAYOUT_KEY) as (url, _):
-        client = FreedomPayClient(
-            MERCHANT,
-            PAYMENT_KEY,
-            payout_secret_key=PAYOUT_KEY,
-            base_url=url,
-            connection_limit=concurrency,
-            retry=RetryPolicy(attempts=1),
-            timeout=aiohttp.ClientTimeout(total=120),
-            payout_policy=PayoutPolicy(poll_initial=0.05, poll_max=0.5, wait_deadline=120),
-        )
-        async with client:
-            warm = make_rows(min(500, rows), "W", declined, process)
-            await one_run(client, warm, Journal(None), concurrency)
-            runs: dict[str, list[tuple[float, float, Journal]]] = {}
-            with tempfile.TemporaryDirectory() as folder:
-                variants: list[tuple[str, Path | None, Synchronous]] = [
-                    ("no journal", None, "NORMAL"),
-                    ("journal NORMAL", Path(folder) / "normal", "NORMAL"),
-                    ("journal FULL", Path(folder) / "full", "FULL"),
-                ]
-                # Interleaved rounds, so drift (the emulator's growing state, the machine)
-                # weighs on every variant alike; the best round of each is reported.
-                for round_number in range(rounds):
-                    for name, path, sync in variants:
-                        prefix = f"{name[:9].replace(' ', '')}{round_number}"
-                        batch = make_rows(rows, prefix, declined, process)
-                        file = None if path is None else path.with_suffix(f".{round_number}")
-                        with Journal(file, synchronous=sync) as journal:
-                            rate, cpu = await one_run(client, batch, journal, concurrency)
-                        runs.setdefault(name, []).append((rate, cpu, journal))
-            results = {name: max(values, key=lambda run: run[0]) for name, values in runs.items()}
-        print(
-            f"{rows:,} rows at concurrency {concurrency} (emulator in another process; "
-            f"{declined:.0%} declined, {process:.0%} through process; best of {rounds}):"
-        )
-        base_rate, base_cpu, _ = results["no journal"]
-        for name, (rate, cpu, journal) in results.items():
-            line = f"  {name:<15} {rate:8,.0f} rows/s   {cpu:6,.0f} µs CPU per row"
-            if journal.writes:
-                per_write = journal.write_seconds / journal.writes * 1e6
-                line += (
-                    f"   {journal.writes:,} writes, {per_write:,.0f} µs each (max "
-                    f"{journal.max_write_seconds * 1e3:,.1f} ms), {journal.write_seconds:.2f} s "
-                    f"on the loop; vs no journal: {rate / base_rate - 1:+.0%} rows/s, "
-                    f"{cpu - base_cpu:+,.0f} µs CPU per row"
-                )
-            print(line)
-        print(f"  peak RSS of the batch process: {peak_rss_mb():.0f} MB")
+    runs: dict[str, list[tuple[float, float, Journal]]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        variants: list[tuple[str, Path | None, str]] = [
+            ("no journal", None, "NORMAL"),
+            ("journal NORMAL", Path(folder) / "normal", "NORMAL"),
+            ("journal FULL", Path(folder) / "full", "FULL"),
+        ]
+        for round_number in range(rounds):  # interleaved, so drift weighs on all alike
+            for name, path, sync in variants:
+                file = None if path is None else path.with_suffix(f".{round_number}")
+                result = await measured(rows, concurrency, declined, process, file, sync)
+                runs.setdefault(name, []).append(result)
+    print(
+        f"{rows:,} rows at concurrency {concurrency} (emulator in another process; "
+        f"{declined:.0%} declined, {process:.0%} through process; best of {rounds}):"
+    )
+    results = {name: max(values, key=lambda run: run[0]) for name, values in runs.items()}
+    base_rate, base_cpu, _ = results["no journal"]
+    for name, (rate, cpu, journal) in results.items():
+        spread = ", ".join(f"{run[0]:,.0f}" for run in runs[name])
+        line = f"  {name:<15} {rate:8,.0f} rows/s ({spread})   {cpu:6,.0f} µs CPU per row"
+        if journal.writes:
+            on_loop = journal.write_seconds * 1e6 / rows
+            line += (
+                f"\n  {'':<15} {journal.writes:,} commits, {on_loop:,.0f} µs per row on the loop"
+                f" (longest commit {journal.max_write_seconds * 1e3:,.1f}"
+                f" ms); vs no journal: {rate / base_rate - 1:+.0%} rows/s, "
+                f"{cpu - base_cpu:+,.0f} µs CPU per row"
+            )
+        print(line)
+    print(f"  peak RSS of the batch process: {peak_rss_mb():.0f} MB")
 
 
 def main() -> None:
