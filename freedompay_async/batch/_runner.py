@@ -147,10 +147,11 @@ class _Run:
         pending = [entry.order_id for entry in entries if entry.state is RowState.PENDING]
         if self.on_progress is not None:
             self.on_progress(self.journal.counts)
+        reconcile, send = self._reconcile, self._send_marked  # bound once: compared by identity
         queue = collections.deque(
             itertools.chain(
-                ((order_id, self._reconcile) for order_id in in_doubt),
-                ((order_id, self._send_marked) for order_id in pending),
+                ((order_id, reconcile) for order_id in in_doubt),
+                ((order_id, send) for order_id in pending),
             )
         )
         async with anyio.create_task_group() as group:
@@ -167,7 +168,7 @@ class _Run:
                     try:
                         with self.journal.held():
                             for order_id, worker, _ in chunk:
-                                if worker == self._send_marked:
+                                if worker is send:
                                     self._record(order_id, RowState.SENDING)
                     except JournalError as exc:
                         for *_, token in chunk:
