@@ -147,3 +147,42 @@ async def test_sigkill_at_random_points_then_resume_pays_every_row_once(tmp_path
             assert row.state is truth[payout.status], row
             assert row.payment_id == payout.payment_id, row
             assert row.amount == payout.amount, row
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+async def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, signals: int) -> None:
+    """One Ctrl-C: no new rows, the rows in flight finish (none left in doubt); a second one
+    aborts at once. Either way: exit status 130, and a resume pays every row exactly once."""
+    rng = random.Random(SEED)
+    rows, journal, log = tmp_path / "rows.csv", tmp_path / "rows.journal", tmp_path / "log"
+    write_rows(rows, rng)
+    async with Emulator(
+        merchant_id=MERCHANT,
+        secret_key=PAYMENT_KEY,
+        payout_secret_key=PAYOUT_KEY,
+        balance=Decimal("100000000000"),
+        notify_retry_delays=(),
+    ) as emulator:
+        emulator.faults.add(Fault.latency(0.03, endpoint="g2g/p2p2nonreg"))
+        child = start(["run", str(rows), "--journal", str(journal)], emulator.url, log)
+        while True:  # until the batch is well under way
+            if not_pending(snapshot(journal)) >= 60:
+                break
+            await anyio.sleep(0.005)
+        for _ in range(signals):
+            child.send_signal(signal.SIGINT)
+            await anyio.sleep(0.01)
+        await anyio.to_thread.run_sync(functools.partial(child.wait, 30))
+        assert child.returncode == 130, log.read_text()
+        assert ("aborting" in log.read_text()) is (signals == 2)
+        stopped = Journal.read_report(journal)
+        assert stopped.counts[RowState.PENDING] > 0
+        if signals == 1:  # the rows in flight were allowed to finish
+            assert stopped.counts[RowState.SENDING] == 0, log.read_text()
+        final = start(["resume", str(journal)], emulator.url, log)
+        await anyio.to_thread.run_sync(functools.partial(final.wait, 60))
+        assert final.returncode in (0, 1), log.read_text()
+        report = Journal.read_report(journal)
+        for row in report.rows:
+            assert emulator.created_count(row.order_id) == 1, row
+            assert row.state.is_final, row
