@@ -35,7 +35,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -348,12 +348,10 @@ class Journal:
         path: str | os.PathLike[str] | None = None,
         *,
         synchronous: Synchronous = "NORMAL",
-        listener: Callable[[RowResult, RowState], None] | None = None,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be 'NORMAL' or 'FULL'")
         self.path = None if path is None else Path(path)
-        self.listener = listener
         self._rows: dict[str, RowResult] = {}
         self._counts = dict.fromkeys(RowState, 0)
         self.meta: dict[str, str] = {}
@@ -718,8 +716,6 @@ class Journal:
         self._rows[order_id] = updated
         self._counts[current.state] -= 1
         self._counts[state] += 1
-        if self.listener is not None:
-            self.listener(updated, current.state)
         return updated
 
 
