@@ -1,6 +1,9 @@
-"""Developer sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks."""
+"""Developer sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks;
+``nox -s demo`` the README's first Quickstart command (a payout batch against the emulator)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -13,8 +16,8 @@ PYTHON_FILES = ["freedompay_async", "tests", "benchmarks", "examples", "noxfile.
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (unit, property and loopback tests against the emulator)."""
-    session.install("-e", ".[test]")
+    """The test suite (unit, property and loopback tests against the emulator, the CLI)."""
+    session.install("-e", ".[test,cli]")
     session.run("pytest", *session.posargs)
 
 
@@ -34,12 +37,32 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def demo(session: nox.Session) -> None:
+    """README Quickstart 1: the 1,000-row demo batch against the embedded emulator.
+
+    Some rows are declined on purpose, so the command exits 1 - which is what the demo shows.
+    """
+    session.install("-e", ".[cli]")
+    journal = Path(session.create_tmp()) / "demo-payouts.journal"
+    for suffix in ("", "-wal", "-shm"):  # a fresh batch every time
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    session.run(
+        "freedompay",
+        *("payouts", "run", "examples/payouts.csv", "--emulator", "--journal", str(journal)),
+        *session.posargs,
+        success_codes=[0, 1],
+    )
+    session.log(f"journal: {journal} (try: freedompay payouts report {journal} --format csv)")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Full benchmarks; figures go into the issue notes."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_core.py", *session.posargs)
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
+    session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
 
 
 @nox.session(name="bench_smoke")
@@ -49,3 +72,4 @@ def bench_smoke(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_core.py", "--calls", "300", "--rounds", "1")
     session.run("python", "benchmarks/bench_emulator.py", "--seconds", "1")
     session.run("python", "benchmarks/bench_payouts.py", "--payouts", "200", "--concurrency", "20")
+    session.run("python", "benchmarks/bench_batch.py", "--rows", "300", "--rounds", "1")

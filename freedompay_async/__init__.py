@@ -7,8 +7,23 @@ and payout notifications) in :mod:`freedompay_async.callbacks`.
 
 from __future__ import annotations
 
-from . import callbacks, errors, signing
+from . import batch, callbacks, errors, signing
 from ._endpoints import ENDPOINTS, Endpoint, KeyKind
+from .batch import (
+    BadRows,
+    BatchReport,
+    Journal,
+    JournalBusy,
+    JournalError,
+    JournalMismatch,
+    PayoutRow,
+    PreflightError,
+    RowProblem,
+    RowResult,
+    RowState,
+    read_payout_rows,
+    run_payout_batch,
+)
 from .callbacks import (
     AnswerStatus,
     CallbackAnswer,
@@ -89,8 +104,10 @@ __all__ = [
     "ENDPOINTS",
     "HOSTS",
     "AnswerStatus",
+    "BadRows",
     "BadSignature",
     "Balance",
+    "BatchReport",
     "CallbackAnswer",
     "CallbackError",
     "CallbackSignatureError",
@@ -109,6 +126,10 @@ __all__ = [
     "GatewayError",
     "GatewayOutcomeUnknown",
     "GatewayResponse",
+    "Journal",
+    "JournalBusy",
+    "JournalError",
+    "JournalMismatch",
     "KeyKind",
     "MalformedCallback",
     "MalformedResponse",
@@ -131,8 +152,10 @@ __all__ = [
     "PayoutPage",
     "PayoutPending",
     "PayoutPolicy",
+    "PayoutRow",
     "PayoutState",
     "Payouts",
+    "PreflightError",
     "ProtocolError",
     "ReceiptPosition",
     "Refund",
@@ -142,6 +165,9 @@ __all__ = [
     "RequestNotSent",
     "ResultNotification",
     "RetryPolicy",
+    "RowProblem",
+    "RowResult",
+    "RowState",
     "SavedCard",
     "SignatureMismatch",
     "TaxType",
@@ -156,8 +182,11 @@ __all__ = [
     "ValidationError",
     "WalletToken",
     "__version__",
+    "batch",
     "callbacks",
     "errors",
     "parse_callback",
+    "read_payout_rows",
+    "run_payout_batch",
     "signing",
 ]

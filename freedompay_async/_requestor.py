@@ -51,7 +51,7 @@ from .models import GatewayResponse, PageAnswer
 from .retry import RetryPolicy
 from .signing import new_salt, sign_fields, verify_document
 
-__all__ = ["Requestor"]
+__all__ = ["Requestor", "default_idempotency_key"]
 
 logger = logging.getLogger("freedompay_async")
 
@@ -68,6 +68,12 @@ _FORM_HEADERS = {
 _RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_key"})
 # Fixed namespace for deterministic idempotency keys (uuid5 of merchant, operation, order id).
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1f0e-7c1b-5d59-9a43-4f1b2f5f9c11")
+
+
+def default_idempotency_key(merchant_id: str, operation: str, order_id: str) -> str:
+    """The client's default ``pg_idempotency_key`` for ``operation`` (an endpoint name) on
+    ``order_id``: the same for every attempt, every process and every restart."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{merchant_id}:{operation}:{order_id}"))
 
 
 class _Call:
@@ -243,10 +249,10 @@ class Requestor:
                 raise ValidationError("pg_idempotency_key", "must be 1 to 255 characters")
         elif endpoint.idempotency:
             order_id = params.get("pg_order_id")
-            idempotency_key = str(
-                uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{self.merchant_id}:{endpoint.name}:{order_id}")
+            idempotency_key = (
+                default_idempotency_key(self.merchant_id, endpoint.name, order_id)
                 if isinstance(order_id, str) and order_id
-                else uuid.uuid4()
+                else str(uuid.uuid4())
             )
         return _Call(
             endpoint,
