@@ -175,7 +175,7 @@ class PayoutPolicy:
     poll_max: float = 30.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
-    not_found_grace: float = 60.0
+    not_found_grace: float = 900.0
 
 
 def _last_payout(state: RetryCallState) -> Payout | None:

@@ -7,11 +7,14 @@ gateway (``sending``, ``unknown``, ``process``) and which certainly did not (``p
 State machine (``events`` keeps every transition, with its time, for the audit trail)::
 
     pending -> sending -> success | error                  final
+    pending -> success | error | process | unknown         the status preflight of a new batch
                        -> process -> success | error       (polled until final)
                        -> unknown -> (resume asks the status endpoint)
                        -> pending                          certainly not received
-    sending | unknown  -> sending    only after the gateway said "not found" (signed) and the
-                                     previous send started longer ago than the not-found grace
+    sending | unknown  -> sending    only after the gateway said "not found" (signed, in the
+                                     answer just received) and the last send started longer
+                                     ago than the not-found grace; never a row that answered
+                                     ``process`` (it exists)
 
 Only entering ``sending`` must be on disk before anything else happens; the outcomes that
 follow are committed together with the next ``sending`` (or within 0.2 s, or on close). An
@@ -112,7 +115,8 @@ _P, _S, _PR, _U, _OK, _ERR = (
     RowState.ERROR,
 )
 _TRANSITIONS: Mapping[RowState, frozenset[RowState]] = {
-    _P: frozenset({_S}),
+    # pending -> final / process / unknown: the status preflight found the order known.
+    _P: frozenset({_S, _OK, _ERR, _PR, _U}),
     _S: frozenset({_OK, _ERR, _PR, _U, _P, _S}),
     _PR: frozenset({_OK, _ERR, _PR, _U}),
     _U: frozenset({_OK, _ERR, _PR, _U, _S}),
@@ -370,10 +374,13 @@ class Journal:
             self._open(self.path, synchronous)
 
     def _open(self, path: Path, synchronous: Synchronous) -> None:
-        with contextlib.suppress(FileExistsError):
-            # Owner-only: the journal is the merchant's business data (no card numbers).
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        self._lock = _lock(path)
+        try:
+            with contextlib.suppress(FileExistsError):
+                # Owner-only: the journal is the merchant's business data (no card numbers).
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            self._lock = _lock(path)
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot open the journal ({exc.strerror or exc})") from None
         try:
             db = sqlite3.connect(path, isolation_level=None)
             self._db = db
@@ -395,6 +402,8 @@ class Journal:
                 self._counts[row.state] += 1
         except sqlite3.DatabaseError as exc:
             self.close()
+            if isinstance(exc, sqlite3.OperationalError):  # read-only, full disk, I/O error
+                raise JournalError(f"{path}: cannot write the journal ({exc})") from None
             raise JournalError(f"{path} is not a batch journal ({exc})") from None
         except BaseException:
             self.close()
@@ -424,6 +433,18 @@ class Journal:
         finally:
             self._holding = False
         self.flush()
+
+    def flush_due(self) -> None:
+        """Commit the changes waiting since half the flush interval or longer (called by the
+        runner's timer, so outcomes are on disk within :attr:`flush_interval` even when no
+        ``sending`` follows them)."""
+        since = self._queued_since
+        if (
+            since is not None
+            and not self._holding
+            and time.monotonic() - since >= self.flush_interval / 2
+        ):
+            self.flush()
 
     def flush(self) -> None:
         """Commit every change made so far (one transaction)."""
@@ -456,11 +477,14 @@ class Journal:
             )
 
     def close(self) -> None:
-        """Commit what is left, close the database and release the lock (the file stays)."""
+        """Commit what is left, fold the write-ahead log into the file and truncate it (so
+        the journal at rest is the one file), close the database and release the lock."""
         if self._db is not None:
             with contextlib.suppress(JournalError):
                 self.flush()
             db, self._db = self._db, None
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.close()
         if self._lock is not None:
             descriptor, self._lock = self._lock, None

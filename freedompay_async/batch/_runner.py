@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import anyio
 
@@ -72,6 +72,10 @@ _BY_PAYOUT_STATE = {
 }
 
 
+#: What a slot runs for one row: returns the payout when it is to be polled.
+_Worker: TypeAlias = Callable[[str], Awaitable[Payout | None]]
+
+
 class _Run:
     """One run over a journal's batch (a first run or a resume)."""
 
@@ -84,9 +88,11 @@ class _Run:
         *,
         concurrency: int,
         wait: bool,
+        status_preflight: bool,
         on_progress: Callable[[Mapping[RowState, int]], None] | None,
     ) -> None:
         self.client = client
+        self.status_preflight = status_preflight
         self.journal = journal
         self.rows = rows
         self.post_links = post_links
@@ -144,17 +150,47 @@ class _Run:
         entries = self.journal.entries()
         # Rows that may have reached the gateway are reconciled first, then the rest is sent.
         in_doubt = [entry.order_id for entry in entries if entry.state.in_doubt]
-        pending = [entry.order_id for entry in entries if entry.state is RowState.PENDING]
+        pending = [entry for entry in entries if entry.state is RowState.PENDING]
+        # Never sent from this journal: another journal (the same file run again) may have
+        # paid them, so the gateway is asked first (the status preflight).
+        reconcile, send = self._reconcile, self._send_marked  # bound once: compared by identity
+        ask = self._ask_first if self.status_preflight else send
         if self.on_progress is not None:
             self.on_progress(self.journal.counts)
-        reconcile, send = self._reconcile, self._send_marked  # bound once: compared by identity
-        queue = collections.deque(
+        queue: collections.deque[tuple[str, _Worker]] = collections.deque(
             itertools.chain(
                 ((order_id, reconcile) for order_id in in_doubt),
-                ((order_id, send) for order_id in pending),
+                ((entry.order_id, ask if entry.attempts == 0 else send) for entry in pending),
             )
         )
         async with anyio.create_task_group() as group:
+            group.start_soon(self._flush_timer)
+            await self._produce(queue, send)
+            group.cancel_scope.cancel()  # the rows are done: stop the timer
+        self.journal.flush()
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _flush_timer(self) -> None:
+        """Commit outcomes within the journal's flush interval even when no ``sending`` follows
+        (a resume whose slots only wait for the grace or poll)."""
+        while True:
+            await anyio.sleep(self.journal.flush_interval / 4)
+            try:
+                self.journal.flush_due()
+            except JournalError as exc:
+                self.fatal = self.fatal or exc
+                self.stop(f"the journal cannot be written: {exc}")
+                return
+
+    async def _produce(
+        self,
+        queue: collections.deque[tuple[str, _Worker]],
+        send: _Worker,
+    ) -> None:
+        """Start the queued rows as slots free up; the ``sending`` marks of rows whose worker
+        is ``send`` are committed first."""
+        async with anyio.create_task_group() as rows:
             with self._producer:
                 while queue:
                     token = object()
@@ -178,9 +214,7 @@ class _Run:
                         break
                     # No await since the commit: every marked row is started.
                     for order_id, worker, token in chunk:
-                        group.start_soon(self._slot, worker, order_id, token)
-        if self.fatal is not None:
-            raise self.fatal
+                        rows.start_soon(self._slot, worker, order_id, token)
 
     async def _slot(
         self,
@@ -326,6 +360,26 @@ class _Run:
 
     # -- reconciling -------------------------------------------------------------------------
 
+    async def _ask_first(self, order_id: str) -> Payout | None:
+        """The status preflight of a row never sent from this journal: a payout the gateway
+        knows (the same file under another journal) is recorded from its answer; only a
+        signed "not found" lets the row be sent; anything else keeps it out of sending in
+        this run (``unknown``, asked again on resume)."""
+        try:
+            payout = await self.client.payouts.status(order_id=order_id)
+        except TransactionNotFound:
+            return await self._send(order_id)
+        except (BadSignature, UnknownMerchant) as exc:
+            self.stop(f"the gateway refuses the status request (code {exc.code}): check the keys")
+            return None
+        except RequestNotSent:
+            return None  # nothing was asked, nothing sent: the row stays pending for a resume
+        except (FreedomPayError, OSError) as exc:
+            detail = f"status preflight not learnt: {type(exc).__name__}: {exc}"
+            self._record(order_id, RowState.UNKNOWN, detail=detail)
+            return None
+        return self._answered(order_id, payout)
+
     async def _reconcile(self, order_id: str) -> Payout | None:
         """Learn the outcome of a row that may have reached the gateway; send it again only
         when the gateway says it does not know it and the grace period has passed."""
@@ -337,10 +391,13 @@ class _Run:
             try:
                 payout = await self.client.payouts.status(order_id=order_id)
             except TransactionNotFound:
-                if entry.state is RowState.PROCESS:
-                    # It answered "process" once, so it exists: never create it again.
+                # Signed, and from the answer just received. A row that answered "process"
+                # (or gave a payment id) exists: never create it again.
+                if entry.state is RowState.PROCESS or entry.payment_id is not None:
                     self._record(order_id, RowState.UNKNOWN, detail="in process, now not found")
                     return None
+                # The grace counts from the start of the last send, never from the first
+                # "not found": a status that lags the create must not cause a second payout.
                 since = time.time() - (entry.send_started_at or 0.0)
                 if since >= policy.not_found_grace:
                     return await self._send(order_id)
@@ -407,6 +464,7 @@ async def run_payout_batch(
     gateway: str | None = None,
     synchronous: Synchronous = "NORMAL",
     preflight: bool = True,
+    status_preflight: bool = True,
     on_progress: Callable[[Mapping[RowState, int]], None] | None = None,
     stop: anyio.Event | None = None,
 ) -> BatchReport:
@@ -429,6 +487,12 @@ async def run_payout_batch(
     Unless ``preflight`` is false, one balance request then proves that the keys and the
     gateway work (:class:`PreflightError` otherwise, before any payout is sent; the journal
     is then recorded with every row pending, ready to resume).
+
+    Unless ``status_preflight`` is false, every row never sent from this journal is first
+    asked about through the status endpoint (within the same ``concurrency``): an order the
+    gateway already knows - the same file run under another journal - is recorded from its
+    answer and never sent again; only rows the gateway says (signed) it does not know are
+    sent, and a row whose status cannot be learnt stays ``unknown`` until a resume.
 
     At most ``min(concurrency, client connection_limit)`` requests are in flight. Cancelling
     the call leaves the journal consistent (rows in flight stay ``sending``; a resume asks).
@@ -466,6 +530,7 @@ async def run_payout_batch(
             links,
             concurrency=concurrency,
             wait=wait,
+            status_preflight=status_preflight,
             on_progress=on_progress,
         )
         async with anyio.create_task_group() as watcher:
