@@ -8,23 +8,12 @@
     print(report.counts)
 
 Running it again with the same journal resumes the batch without paying anything twice (see
-:mod:`freedompay_async.batch._journal` for the state machine). The ``freedompay`` command-line
+:mod:`freedompay_async.batch._store` for the state machine). The ``freedompay`` command-line
 tool (``pip install "freedompay-async[cli]"``) is a thin layer over this module.
 """
 
 from __future__ import annotations
 
-from ._journal import (
-    REPORT_COLUMNS,
-    BatchReport,
-    Journal,
-    JournalBusy,
-    JournalError,
-    JournalMismatch,
-    RowResult,
-    RowState,
-    Synchronous,
-)
 from ._rows import (
     COLUMNS,
     BadRows,
@@ -36,6 +25,16 @@ from ._rows import (
     read_payout_rows,
 )
 from ._runner import PreflightError, run_payout_batch
+from ._sqlite import Journal, Synchronous
+from ._store import (
+    REPORT_COLUMNS,
+    BatchReport,
+    JournalBusy,
+    JournalError,
+    JournalMismatch,
+    RowResult,
+    RowState,
+)
 
 __all__ = [
     "COLUMNS",

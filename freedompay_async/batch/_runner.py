@@ -23,12 +23,11 @@ between learning an outcome and recording it, so a cancellation cannot fall in b
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -48,8 +47,9 @@ from ..errors import (
     ValidationError,
 )
 from ..payouts import Payout, PayoutOutcomeUnknown, PayoutPending, Payouts, PayoutState, _poll_delay
-from ._journal import BatchReport, Journal, JournalError, RowState, Synchronous
 from ._rows import PayoutRow
+from ._sqlite import Journal, SqliteStore, Synchronous
+from ._store import Action, BatchReport, JournalError, JournalStore, RowResult, RowState
 
 if TYPE_CHECKING:
     from ..client import FreedomPayClient
@@ -72,39 +72,63 @@ _BY_PAYOUT_STATE = {
 }
 
 
-#: What a slot runs for one row: returns the payout when it is to be polled.
-_Worker: TypeAlias = Callable[[str], Awaitable[Payout | None]]
+class Pacer:
+    """At most ``rate`` requests per second (``None``: no limit), spaced evenly. The rate may
+    change while it runs (a PostgreSQL worker takes its share of the batch-wide rate)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._next = 0.0
+        self._lock = anyio.Lock()
+
+    async def wait(self) -> None:
+        if not self.rate:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1.0 / self.rate
+            if start > now:
+                await anyio.sleep(start - now)
 
 
 class _Run:
-    """One run over a journal's batch (a first run or a resume)."""
+    """One run over a journal's batch (a first run, a resume, or one worker of many): a fixed
+    pool of ``concurrency`` tasks, each taking the next claimed row until none is left."""
 
     def __init__(
         self,
         client: FreedomPayClient,
-        journal: Journal,
+        journal: JournalStore,
         rows: Mapping[str, PayoutRow],
         post_links: Mapping[str, str],
         *,
         concurrency: int,
         wait: bool,
-        status_preflight: bool,
         on_progress: Callable[[Mapping[RowState, int]], None] | None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
-        self.status_preflight = status_preflight
         self.journal = journal
         self.rows = rows
         self.post_links = post_links
         self.wait = wait
         self.on_progress = on_progress
-        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.concurrency = concurrency
+        self.pacer = pacer or Pacer(None)
         self.stopped: str | None = None
         #: A failure that ends the run (the journal cannot be written): raised at the end.
         self.fatal: JournalError | None = None
         self._stopping = anyio.Event()
-        self._producer = anyio.CancelScope()
         self._pollers: set[anyio.CancelScope] = set()
+        self._claimed: collections.deque[tuple[RowResult, Action]] = collections.deque()
+        self._claiming = anyio.Lock()
+        self._idle = 0
+        self._actions: dict[Action, Callable[[str], Awaitable[Payout | None]]] = {
+            "ask": self._ask_first,
+            "send": self._send_marked,
+            "reconcile": self._reconcile,
+        }
 
     # -- control -----------------------------------------------------------------------------
 
@@ -113,9 +137,13 @@ class _Run:
         if self.stopped is None:
             self.stopped = reason
         self._stopping.set()
-        self._producer.cancel()
         for scope in list(self._pollers):
             scope.cancel()
+
+    def _fail(self, exc: JournalError) -> None:
+        # Nothing more can be recorded, so nothing more may be sent.
+        self.fatal = self.fatal or exc
+        self.stop(f"the journal cannot be written: {exc}")
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless the run is stopped first; whether to carry on."""
@@ -133,7 +161,7 @@ class _Run:
         error_description: str | None = None,
         detail: str | None = None,
     ) -> None:
-        self.journal.transition(
+        self.journal.record(
             order_id,
             state,
             payment_id=payment_id,
@@ -147,27 +175,18 @@ class _Run:
     # -- the run -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        entries = self.journal.entries()
-        # Rows that may have reached the gateway are reconciled first, then the rest is sent.
-        in_doubt = [entry.order_id for entry in entries if entry.state.in_doubt]
-        pending = [entry for entry in entries if entry.state is RowState.PENDING]
-        # Never sent from this journal: another journal (the same file run again) may have
-        # paid them, so the gateway is asked first (the status preflight).
-        reconcile, send = self._reconcile, self._send_marked  # bound once: compared by identity
-        ask = self._ask_first if self.status_preflight else send
         if self.on_progress is not None:
             self.on_progress(self.journal.counts)
-        queue: collections.deque[tuple[str, _Worker]] = collections.deque(
-            itertools.chain(
-                ((order_id, reconcile) for order_id in in_doubt),
-                ((entry.order_id, ask if entry.attempts == 0 else send) for entry in pending),
-            )
-        )
         async with anyio.create_task_group() as group:
             group.start_soon(self._flush_timer)
-            await self._produce(queue, send)
+            async with anyio.create_task_group() as pollers, anyio.create_task_group() as pool:
+                for _ in range(self.concurrency):
+                    pool.start_soon(self._slot, pollers)
             group.cancel_scope.cancel()  # the rows are done: stop the timer
-        self.journal.flush()
+        try:
+            await self.journal.flush()
+        except JournalError as exc:
+            self._fail(exc)
         if self.fatal is not None:
             raise self.fatal
 
@@ -177,76 +196,64 @@ class _Run:
         while True:
             await anyio.sleep(self.journal.flush_interval / 4)
             try:
-                self.journal.flush_due()
+                await self.journal.flush_due()
             except JournalError as exc:
-                self.fatal = self.fatal or exc
-                self.stop(f"the journal cannot be written: {exc}")
+                self._fail(exc)
                 return
 
-    async def _produce(
-        self,
-        queue: collections.deque[tuple[str, _Worker]],
-        send: _Worker,
-    ) -> None:
-        """Start the queued rows as slots free up; the ``sending`` marks of rows whose worker
-        is ``send`` are committed first."""
-        async with anyio.create_task_group() as rows:
-            with self._producer:
-                while queue:
-                    token = object()
-                    await self.limiter.acquire_on_behalf_of(token)
-                    chunk = [(*queue.popleft(), token)]
-                    # Slots that are free now too: their "sending" marks share one commit.
-                    while queue and len(chunk) < _CHUNK and self.limiter.available_tokens >= 1:
-                        token = object()
-                        self.limiter.acquire_on_behalf_of_nowait(token)
-                        chunk.append((*queue.popleft(), token))
-                    try:
-                        with self.journal.held():
-                            for order_id, worker, _ in chunk:
-                                if worker is send:
-                                    self._record(order_id, RowState.SENDING)
-                    except JournalError as exc:
-                        for *_, token in chunk:
-                            self.limiter.release_on_behalf_of(token)
-                        self.fatal = self.fatal or exc
-                        self.stop(f"the journal cannot be written: {exc}")
-                        break
-                    # No await since the commit: every marked row is started.
-                    for order_id, worker, token in chunk:
-                        rows.start_soon(self._slot, worker, order_id, token)
-
-    async def _slot(
-        self,
-        worker: Callable[[str], Awaitable[Payout | None]],
-        order_id: str,
-        token: object | None,
-    ) -> None:
+    async def _next(self) -> tuple[RowResult, Action] | None:
+        """The next claimed row; claims as many rows as slots are waiting (their ``sending``
+        marks share one commit). ``None``: nothing left to act on, or the run stops."""
+        self._idle += 1
         try:
-            payout = await worker(order_id)
-            if payout is not None and self.wait and not self._stopping.is_set():
-                self.limiter.release_on_behalf_of(token)
-                token = None
-                await self._settle(order_id, payout)
-        except JournalError as exc:
-            # Nothing more can be recorded, so nothing more may be sent.
-            self.fatal = self.fatal or exc
-            self.stop(f"the journal cannot be written: {exc}")
+            async with self._claiming:
+                if not self._claimed and not self._stopping.is_set():
+                    self._claimed.extend(await self.journal.claim(max(1, self._idle)))
+                return self._claimed.popleft() if self._claimed else None
         finally:
-            if token is not None:
-                self.limiter.release_on_behalf_of(token)
+            self._idle -= 1
+
+    async def _slot(self, pollers: anyio.abc.TaskGroup) -> None:
+        """One of the pool's tasks: rows one after the other; a ``process`` payout is handed to
+        a poller so the slot is free for the next row."""
+        while True:
+            try:
+                item = await self._next()
+            except JournalError as exc:
+                self._fail(exc)
+                return
+            if item is None:
+                return
+            entry, action = item
+            order_id = entry.order_id
+            try:
+                payout = await self._actions[action](order_id)
+                if payout is not None and self.wait and not self._stopping.is_set():
+                    pollers.start_soon(self._settle, order_id, payout)
+                else:
+                    self.journal.release(order_id)
+            except JournalError as exc:
+                self._fail(exc)
+                return
 
     # -- sending -----------------------------------------------------------------------------
 
     async def _send(self, order_id: str) -> Payout | None:
-        """Commit ``sending``, then :meth:`_send_marked`."""
-        self._record(order_id, RowState.SENDING)
+        """Commit ``sending``, then :meth:`_send_marked` (nothing when the row is no longer
+        ours: another worker took it over)."""
+        if await self.journal.mark_sending(order_id) is None:
+            return None
+        if self.on_progress is not None:
+            self.on_progress(self.journal.counts)
         return await self._send_marked(order_id)
 
     async def _send_marked(self, order_id: str) -> Payout | None:
         """Create the payout of a row whose ``sending`` is committed, once; record what is
         known. Returns the payout when it is in ``process`` (to be polled)."""
         assert self.journal[order_id].state is RowState.SENDING
+        if not self.journal.may_send:
+            return None  # fenced: the row stays in doubt for a live worker to reconcile
+        await self.pacer.wait()
         try:
             payout = await self._create(self.rows[order_id], self.post_links[order_id])
         except PayoutOutcomeUnknown as exc:
@@ -357,6 +364,7 @@ class _Run:
                 self._answered(order_id, final)
             finally:
                 self._pollers.discard(scope)
+                self.journal.release(order_id)
 
     # -- reconciling -------------------------------------------------------------------------
 
@@ -366,6 +374,7 @@ class _Run:
         signed "not found" lets the row be sent; anything else keeps it out of sending in
         this run (``unknown``, asked again on resume)."""
         try:
+            await self.pacer.wait()
             payout = await self.client.payouts.status(order_id=order_id)
         except TransactionNotFound:
             return await self._send(order_id)
@@ -389,6 +398,7 @@ class _Run:
         while True:
             entry = self.journal[order_id]
             try:
+                await self.pacer.wait()
                 payout = await self.client.payouts.status(order_id=order_id)
             except TransactionNotFound:
                 # Signed, and from the answer just received. A row that answered "process"
@@ -465,6 +475,7 @@ async def run_payout_batch(
     synchronous: Synchronous = "NORMAL",
     preflight: bool = True,
     status_preflight: bool = True,
+    max_rate: float | None = None,
     on_progress: Callable[[Mapping[RowState, int]], None] | None = None,
     stop: anyio.Event | None = None,
 ) -> BatchReport:
@@ -525,13 +536,13 @@ async def run_payout_batch(
             await _preflight(client)
         run = _Run(
             client,
-            book,
+            SqliteStore(book, status_preflight=status_preflight),
             {row.order_id: row for row in rows},
             links,
             concurrency=concurrency,
             wait=wait,
-            status_preflight=status_preflight,
             on_progress=on_progress,
+            pacer=Pacer(max_rate),
         )
         async with anyio.create_task_group() as watcher:
             if stop is not None:
