@@ -14,6 +14,7 @@ tool (``pip install "freedompay-async[cli]"``) is a thin layer over this module.
 
 from __future__ import annotations
 
+from ._postgres import PostgresJournal
 from ._rows import (
     COLUMNS,
     BadRows,
@@ -35,6 +36,7 @@ from ._store import (
     RowResult,
     RowState,
 )
+from ._worker import PayoutWorker
 
 __all__ = [
     "COLUMNS",
@@ -46,6 +48,8 @@ __all__ = [
     "JournalError",
     "JournalMismatch",
     "PayoutRow",
+    "PayoutWorker",
+    "PostgresJournal",
     "PreflightError",
     "RowProblem",
     "RowResult",

@@ -47,6 +47,7 @@ from ..errors import (
     ValidationError,
 )
 from ..payouts import Payout, PayoutOutcomeUnknown, PayoutPending, Payouts, PayoutState, _poll_delay
+from ._postgres import is_postgres_url
 from ._rows import PayoutRow
 from ._sqlite import Journal, SqliteStore, Synchronous
 from ._store import Action, BatchReport, JournalError, JournalStore, RowResult, RowState
@@ -207,8 +208,10 @@ class _Run:
         self._idle += 1
         try:
             async with self._claiming:
-                if not self._claimed and not self._stopping.is_set():
+                while not self._claimed and not self._stopping.is_set():
                     self._claimed.extend(await self.journal.claim(max(1, self._idle)))
+                    if not self._claimed and not await self.journal.more_later():
+                        break
                 return self._claimed.popleft() if self._claimed else None
         finally:
             self._idle -= 1
@@ -482,7 +485,10 @@ async def run_payout_batch(
     """Pay out ``rows`` through ``client``, at most ``concurrency`` at once, and report.
 
     ``journal`` is a :class:`Journal` or the path of its SQLite file (created if missing;
-    ``None`` keeps it in memory, which no crash survives). Given a journal that already holds
+    ``None`` keeps it in memory, which no crash survives), or a ``postgresql://`` URL: the
+    batch is then submitted there (the same rows again: the same batch) and this call is one
+    worker of it (see :class:`PayoutWorker` for more). ``max_rate`` caps the requests per
+    second (on PostgreSQL shared by the batch's live workers). Given a journal that already holds
     this batch, the run **resumes** it: rows that may have reached the gateway are reconciled
     through the status endpoint first, rows never sent are sent, final rows are left alone.
     The journal must have been started by the same merchant against the same ``gateway``
@@ -512,6 +518,23 @@ async def run_payout_batch(
         raise ValueError("concurrency must be at least 1")
     if post_link is not None:
         post_link = check.url("post_link", post_link)
+    if is_postgres_url(journal):
+        assert isinstance(journal, str)
+        return await _run_on_postgres(
+            client,
+            rows,
+            journal,
+            concurrency=concurrency,
+            post_link=post_link,
+            wait=wait,
+            source=source,
+            gateway=gateway,
+            preflight=preflight,
+            status_preflight=status_preflight,
+            max_rate=max_rate,
+            on_progress=on_progress,
+            stop=stop,
+        )
     owned = not isinstance(journal, Journal)
     book = journal if isinstance(journal, Journal) else Journal(journal, synchronous=synchronous)
     started = time.monotonic()
@@ -560,3 +583,54 @@ async def run_payout_batch(
             book.close()
         else:
             book.flush()
+
+
+async def _run_on_postgres(
+    client: FreedomPayClient,
+    rows: Sequence[PayoutRow],
+    url: str,
+    *,
+    concurrency: int,
+    post_link: str | None,
+    wait: bool,
+    source: str | None,
+    gateway: str | None,
+    preflight: bool,
+    status_preflight: bool,
+    max_rate: float | None,
+    on_progress: Callable[[Mapping[RowState, int]], None] | None,
+    stop: anyio.Event | None,
+) -> BatchReport:
+    """Submit + one worker on a PostgreSQL journal."""
+    from ._postgres import PostgresJournal
+    from ._worker import PayoutWorker
+
+    for row in rows:
+        if row.post_link is None and post_link is None:
+            raise ValidationError(
+                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
+            )
+    async with PostgresJournal(url) as db:
+        if preflight:
+            await _preflight(client)
+        batch_id = await db.submit(
+            merchant_id=client.merchant_id,
+            gateway=gateway or client.base_url,
+            rows=rows,
+            source=source,
+            post_link=post_link,
+            max_rate=max_rate,
+        )
+        worker = PayoutWorker(
+            client,
+            db,
+            batch_id,
+            rows,
+            concurrency=concurrency,
+            wait=wait,
+            status_preflight=status_preflight,
+            post_link=post_link,
+            on_progress=on_progress,
+            stop=stop,
+        )
+        return await worker.run()

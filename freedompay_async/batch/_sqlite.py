@@ -602,6 +602,9 @@ class SqliteStore:
                     self.journal.transition(order_id, RowState.SENDING)
         return [(self.journal[order_id], action) for order_id, action in taken]
 
+    async def more_later(self) -> bool:
+        return False  # one process: what it did not claim, nobody else holds
+
     async def mark_sending(self, order_id: str) -> RowResult:
         return self.journal.transition(order_id, RowState.SENDING)
 
