@@ -17,12 +17,15 @@ from .batch import (
     JournalError,
     JournalMismatch,
     PayoutRow,
+    PayoutWorker,
+    PostgresJournal,
     PreflightError,
     RowProblem,
     RowResult,
     RowState,
     read_payout_rows,
     run_payout_batch,
+    submit_payout_batch,
 )
 from .callbacks import (
     AnswerStatus,
@@ -154,7 +157,9 @@ __all__ = [
     "PayoutPolicy",
     "PayoutRow",
     "PayoutState",
+    "PayoutWorker",
     "Payouts",
+    "PostgresJournal",
     "PreflightError",
     "ProtocolError",
     "ReceiptPosition",
@@ -189,4 +194,5 @@ __all__ = [
     "read_payout_rows",
     "run_payout_batch",
     "signing",
+    "submit_payout_batch",
 ]

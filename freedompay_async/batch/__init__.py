@@ -25,7 +25,7 @@ from ._rows import (
     payout_row,
     read_payout_rows,
 )
-from ._runner import PreflightError, run_payout_batch
+from ._runner import PreflightError, check_gateway, run_payout_batch
 from ._sqlite import Journal, Synchronous
 from ._store import (
     REPORT_COLUMNS,
@@ -36,7 +36,7 @@ from ._store import (
     RowResult,
     RowState,
 )
-from ._worker import PayoutWorker
+from ._worker import PayoutWorker, submit_payout_batch
 
 __all__ = [
     "COLUMNS",
@@ -56,8 +56,10 @@ __all__ = [
     "RowState",
     "RowsFormat",
     "Synchronous",
+    "check_gateway",
     "parse_payout_rows",
     "payout_row",
     "read_payout_rows",
     "run_payout_batch",
+    "submit_payout_batch",
 ]

@@ -347,6 +347,7 @@ class PostgresJournal:
             gateway=batch["gateway"],
             rows=tuple(_result(record) for record in records),
             source=batch["source"] or None,
+            batch_id=batch_id,
         )
 
     async def counts(self, batch_id: str) -> dict[RowState, int]:

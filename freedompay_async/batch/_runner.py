@@ -55,7 +55,7 @@ from ._store import Action, BatchReport, JournalError, JournalStore, RowResult, 
 if TYPE_CHECKING:
     from ..client import FreedomPayClient
 
-__all__ = ["PreflightError", "run_payout_batch"]
+__all__ = ["PreflightError", "check_gateway", "run_payout_batch"]
 
 logger = logging.getLogger("freedompay_async.batch")
 
@@ -441,7 +441,7 @@ class PreflightError(FreedomPayError):
     gateway): nothing was sent. ``__cause__`` is the client's error."""
 
 
-async def _preflight(client: FreedomPayClient) -> None:
+async def check_gateway(client: FreedomPayClient) -> None:
     """One read (the payout balance) proving the keys and the gateway work before any payout.
 
     Any answer whose signature verifies will do, a signed refusal included: a wrong key shows
@@ -556,7 +556,7 @@ async def run_payout_batch(
             post_link=post_link,
         )
         if preflight:
-            await _preflight(client)
+            await check_gateway(client)
         run = _Run(
             client,
             SqliteStore(book, status_preflight=status_preflight),
@@ -603,23 +603,18 @@ async def _run_on_postgres(
 ) -> BatchReport:
     """Submit + one worker on a PostgreSQL journal."""
     from ._postgres import PostgresJournal
-    from ._worker import PayoutWorker
+    from ._worker import PayoutWorker, submit_payout_batch
 
-    for row in rows:
-        if row.post_link is None and post_link is None:
-            raise ValidationError(
-                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-            )
     async with PostgresJournal(url) as db:
-        if preflight:
-            await _preflight(client)
-        batch_id = await db.submit(
-            merchant_id=client.merchant_id,
-            gateway=gateway or client.base_url,
-            rows=rows,
+        batch_id = await submit_payout_batch(
+            client,
+            rows,
+            db,
+            gateway=gateway,
             source=source,
             post_link=post_link,
             max_rate=max_rate,
+            preflight=preflight,
         )
         worker = PayoutWorker(
             client,

@@ -185,6 +185,8 @@ class BatchReport:
     source: str | None = None
     stopped: str | None = None
     elapsed: float | None = None
+    #: The batch's id in a PostgreSQL journal (``None`` for SQLite: the file is the batch).
+    batch_id: str | None = None
 
     @property
     def counts(self) -> dict[RowState, int]:
@@ -216,6 +218,7 @@ class BatchReport:
         return {
             "merchant_id": self.merchant_id,
             "gateway": self.gateway,
+            "batch_id": self.batch_id,
             "source": self.source,
             "stopped": self.stopped,
             "counts": {state.value: count for state, count in self.counts.items()},

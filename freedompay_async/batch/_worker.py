@@ -25,13 +25,13 @@ from .. import _validation as check
 from ..errors import ValidationError
 from ._postgres import PostgresJournal, PostgresStore
 from ._rows import PayoutRow
-from ._runner import Pacer, _Run
+from ._runner import Pacer, _Run, check_gateway
 from ._store import BatchReport, RowState
 
 if TYPE_CHECKING:
     from ..client import FreedomPayClient
 
-__all__ = ["PayoutWorker"]
+__all__ = ["PayoutWorker", "submit_payout_batch"]
 
 logger = logging.getLogger("freedompay_async.batch")
 
@@ -139,4 +139,39 @@ class PayoutWorker:
             source=report.source,
             stopped=run.stopped,
             elapsed=time.monotonic() - started,
+            batch_id=self.batch_id,
         )
+
+
+async def submit_payout_batch(
+    client: FreedomPayClient,
+    rows: Sequence[PayoutRow],
+    journal: PostgresJournal,
+    *,
+    gateway: str | None = None,
+    source: str | None = None,
+    post_link: str | None = None,
+    max_rate: float | None = None,
+    preflight: bool = True,
+) -> str:
+    """Store a batch in a PostgreSQL journal for workers to pay; its id. Every row needs a
+    notification URL (its own or ``post_link``); unless ``preflight`` is false one balance
+    request first proves the keys and the gateway work. The same rows again: the same id,
+    nothing added; an order id already in another batch: :class:`JournalMismatch`."""
+    if post_link is not None:
+        post_link = check.url("post_link", post_link)
+    for row in rows:
+        if row.post_link is None and post_link is None:
+            raise ValidationError(
+                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
+            )
+    if preflight:
+        await check_gateway(client)
+    return await journal.submit(
+        merchant_id=client.merchant_id,
+        gateway=gateway or client.base_url,
+        rows=rows,
+        source=source,
+        post_link=post_link,
+        max_rate=max_rate,
+    )
