@@ -375,3 +375,34 @@ async def test_sigkill_of_one_of_three_workers_pays_every_order_once(
     assert victim.returncode == -signal.SIGKILL
     survivors = [worker for worker in workers if worker is not victim]
     assert all(worker.returncode == 0 for worker in survivors), log.read_text()
+
+
+# -- pacing ----------------------------------------------------------------------------------------
+
+
+async def test_max_rate_paces_the_requests(
+    freedompay_emulator: Emulator, client: FreedomPayClient, journal: str
+) -> None:
+    rows = rows_for([OK_CARD] * 12)
+    started = time.monotonic()
+    report = await run_payout_batch(
+        client, rows, journal=journal, post_link=POST_LINK, concurrency=12, max_rate=20,
+        status_preflight=False,
+    )  # fmt: skip
+    assert report.all_succeeded
+    assert time.monotonic() - started >= 11 / 20 * 0.9  # 12 creates at 20/s: 0.55 s at least
+
+
+async def test_the_batch_rate_is_shared_by_the_live_workers(postgres_url: str) -> None:
+    rows = rows_for([OK_CARD] * 2)
+    async with PostgresJournal(postgres_url) as db:
+        batch = await db.submit(merchant_id="1", gateway="g", rows=rows, max_rate=30)
+        workers = [PostgresStore(db, batch, lease=5) for _ in range(3)]
+        for store in workers:
+            await store.start(rows)
+        for store in workers:
+            await store.renew()
+        assert [store.rate for store in workers] == [10.0, 10.0, 10.0]
+        await workers[2].stop()  # retired: the two left take half each
+        await workers[0].renew()
+        assert workers[0].rate == 15.0

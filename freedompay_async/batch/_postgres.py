@@ -449,6 +449,7 @@ class PostgresStore:
             self.lease,
         )
         self._renewed = time.monotonic()
+        await self.renew()  # this worker's share of the batch's rate, from the start
         await self._refresh(force=True)
 
     async def renew(self) -> None:
