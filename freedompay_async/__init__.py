@@ -24,12 +24,15 @@ if TYPE_CHECKING:
         JournalError,
         JournalMismatch,
         PayoutRow,
+        PayoutWorker,
+        PostgresJournal,
         PreflightError,
         RowProblem,
         RowResult,
         RowState,
         read_payout_rows,
         run_payout_batch,
+        submit_payout_batch,
     )
     from .callbacks import (
         AnswerStatus,
@@ -123,12 +126,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "JournalError",
         "JournalMismatch",
         "PayoutRow",
+        "PayoutWorker",
+        "PostgresJournal",
         "PreflightError",
         "RowProblem",
         "RowResult",
         "RowState",
         "read_payout_rows",
         "run_payout_batch",
+        "submit_payout_batch",
     ),
     "callbacks": (
         "AnswerStatus",
@@ -280,7 +286,9 @@ __all__ = [
     "PayoutPolicy",
     "PayoutRow",
     "PayoutState",
+    "PayoutWorker",
     "Payouts",
+    "PostgresJournal",
     "PreflightError",
     "ProtocolError",
     "ReceiptPosition",
@@ -316,6 +324,7 @@ __all__ = [
     "read_payout_rows",
     "run_payout_batch",
     "signing",
+    "submit_payout_batch",
 ]
 
 
