@@ -85,7 +85,9 @@ async def pay(client: FreedomPayClient, order_id: str, **kw: object) -> object:
     )
 
 
-async def refuse_once_created(emulator: Emulator, proxy: OutageProxy, order: str, for_s: float):
+async def refuse_once_created(
+    emulator: Emulator, proxy: OutageProxy, order: str, for_s: float
+) -> None:
     """Start an outage the moment the gateway holds ``order`` (its answer is still held back),
     so the create's answer is lost and the status endpoint is unreachable for ``for_s``."""
     with anyio.fail_after(5):
