@@ -40,6 +40,7 @@ __all__ = [
     "MalformedCallback",
     "MalformedResponse",
     "OutcomeUnknown",
+    "PayoutDeclined",
     "ProtocolError",
     "RejectionNotAllowed",
     "RequestNotSent",
@@ -272,6 +273,29 @@ class GatewayOutcomeUnknown(GatewayError):
     """
 
     codes = frozenset({9999})
+
+
+class PayoutDeclined(GatewayError):
+    """A payout ended in ``error`` (by its status or its verified notification): no money left.
+
+    ``code`` / ``description`` are the gateway's ``pg_error_code`` / ``pg_error_description``;
+    ``payment_id`` and ``order_id`` name the payout.
+    """
+
+    def __init__(
+        self,
+        code: int | None,
+        description: str,
+        *,
+        payment_id: int | None = None,
+        order_id: str | None = None,
+        raw: bytes = b"",
+        fields: dict[str, object] | None = None,
+        endpoint: str = "",
+    ) -> None:
+        self.payment_id = payment_id
+        self.order_id = order_id
+        super().__init__(code, description, raw=raw, fields=fields, endpoint=endpoint)
 
 
 _BY_CODE: dict[int, type[GatewayError]] = {

@@ -12,6 +12,7 @@ Rules (shared/API-NOTES.md sections 3, 5, 6):
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -22,19 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 import attrs
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_delay,
-    wait_random_exponential,
-)
 
 from . import _validation as check
 from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
+from ._polling import WaitClock
 from .errors import (
     AMBIGUOUS,
     BadSignature,
@@ -42,7 +36,9 @@ from .errors import (
     GatewayError,
     GatewayOutcomeUnknown,
     OutcomeUnknown,
+    PayoutDeclined,
     ProtocolError,
+    RequestNotSent,
     TransactionNotFound,
     UnexpectedHTTPStatus,
     UnknownMerchant,
@@ -51,6 +47,7 @@ from .errors import (
 from .models import GatewayResponse
 
 if TYPE_CHECKING:
+    from .callbacks import PayoutNotification
     from .client import FreedomPayClient
 
 __all__ = [
@@ -64,6 +61,11 @@ __all__ = [
     "Payouts",
 ]
 
+logger = logging.getLogger("freedompay_async")
+
+#: Signed status errors that pass: "not found" (not visible yet), locked, internal, invalid.
+_KEEP_POLLING_CODES = frozenset({340, 11068, 350, 600, 1000, 110})
+
 
 class PayoutState(WordEnum):
     """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` is an unexpected word."""
@@ -72,6 +74,10 @@ class PayoutState(WordEnum):
     ERROR = "error"
     PROCESS = "process"
     UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        return self is PayoutState.SUCCESS or self is PayoutState.ERROR
 
     @classmethod
     def _aliases(cls) -> dict[str, PayoutState]:
@@ -110,7 +116,7 @@ class Payout:
 
     @property
     def is_final(self) -> bool:
-        return self.state in (PayoutState.SUCCESS, PayoutState.ERROR)
+        return self.state.is_final
 
     @classmethod
     def from_answer(cls, order_id: str, answer: GatewayResponse) -> Payout:
@@ -133,6 +139,23 @@ class Payout:
             error_code=to_int(fields.get("pg_error_code")) or None,
             error_description=description if isinstance(description, str) and description else None,
             raw=answer,
+        )
+
+    @classmethod
+    def from_notification(cls, order_id: str, notification: PayoutNotification) -> Payout:
+        """From a verified payout notification (``pg_post_link``); ``raw`` holds its fields."""
+        fields = dict(notification.fields)
+        return cls(
+            order_id=notification.order_id or order_id,
+            payment_id=notification.payment_id,
+            state=notification.state,
+            amount=notification.amount,
+            balance=notification.balance,
+            card_hash=notification.card_hash,
+            payment_date=notification.payment_date,
+            error_code=notification.error_code or None,
+            error_description=notification.error_description,
+            raw=GatewayResponse("pg_post_link", "notification", fields, b""),
         )
 
     def __repr__(self) -> str:
@@ -165,23 +188,21 @@ class Balance:
 class PayoutPolicy:
     """Patience for payouts: status polling of ``process`` payouts and of ambiguous outcomes.
 
-    Polls wait a random time up to ``poll_initial * 2**n`` seconds, capped at ``poll_max``
-    (the docs ask for 1.5-2 s between calls about one payment). ``wait_deadline`` bounds waiting
-    for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous outcome, and
-    ``not_found_grace`` how long the gateway must keep saying "not found" before re-sending.
+    A ``process`` payout is polled after about ``poll_initial`` seconds, then ever more rarely
+    (eight times longer each time, 75-100% of it at random) up to ``poll_max``: the payout
+    notification (:meth:`Payouts.notify`) is what normally ends a wait, polls are the fallback
+    (the docs ask for 1.5-2 s at least between calls about one payment). Ambiguous outcomes are
+    polled at random up to ``poll_initial * 2**n``, capped at ``poll_max``. ``wait_deadline``
+    bounds waiting for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous
+    outcome, and ``not_found_grace`` how long the gateway must keep saying "not found" before
+    re-sending.
     """
 
-    poll_initial: float = 1.0
-    poll_max: float = 30.0
+    poll_initial: float = 2.0
+    poll_max: float = 180.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
     not_found_grace: float = 60.0
-
-
-def _last_payout(state: RetryCallState) -> Payout | None:
-    """What polling learnt last when it ran out of time (None if the last poll failed)."""
-    outcome = state.outcome
-    return None if outcome is None or outcome.failed else outcome.result()
 
 
 def _api_of(endpoint: Endpoint) -> Literal["gateway", "merchant"]:
@@ -192,6 +213,25 @@ def _api_of(endpoint: Endpoint) -> Literal["gateway", "merchant"]:
 def _poll_delay(policy: PayoutPolicy, polls: int) -> float:
     """Full jitter, as for ``process`` polling, so thousands of payouts do not poll in step."""
     return random.uniform(0, min(policy.poll_max, policy.poll_initial * 2**polls))  # noqa: S311
+
+
+def _wait_delay(policy: PayoutPolicy, polls: int) -> float:
+    """Before poll ``polls + 1`` of a ``process`` payout: steep backoff, jittered by a quarter."""
+    ceiling = min(policy.poll_max, policy.poll_initial * 8**polls)
+    return random.uniform(0.75 * ceiling, ceiling)  # noqa: S311
+
+
+def _declined(payout: Payout) -> PayoutDeclined:
+    raw = payout.raw
+    return PayoutDeclined(
+        payout.error_code,
+        payout.error_description or "",
+        payment_id=payout.payment_id,
+        order_id=payout.order_id,
+        raw=raw.raw,
+        fields=dict(raw.fields),
+        endpoint=raw.endpoint,
+    )
 
 
 def _time_limit(limit: datetime | None) -> str:
@@ -230,6 +270,7 @@ class Payouts:
         self._client = client
         self.policy = policy if policy is not None else PayoutPolicy()
         self._status_v2_refused = False
+        self._clock: WaitClock[PayoutNotification] = WaitClock()
 
     async def to_card(
         self,
@@ -437,26 +478,68 @@ class Payouts:
         *,
         api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
-        """Poll the status of an existing payout until it is final (``process`` is not).
+        """Wait until an existing payout is final (``process`` is not), polling its status.
 
-        ``api`` is the API the payout was made through (see :meth:`status`). Raises
-        :class:`PayoutPending` at the policy's ``wait_deadline``.
+        ``api`` is the API the payout was made through (see :meth:`status`). A verified payout
+        notification passed to :meth:`notify` ends the wait at once. "Not found", transient
+        signed errors and failed or untrustworthy exchanges while waiting only mean "ask again".
+        Returns the successful payout; raises :class:`~freedompay_async.errors.PayoutDeclined`
+        when it ends in ``error`` and :class:`PayoutPending` at the policy's ``wait_deadline``.
         """
-        policy = self.policy
         if payout is not None and payout.is_final:
-            return payout
-        retrying = AsyncRetrying(
-            stop=stop_after_delay(policy.wait_deadline),
-            wait=wait_random_exponential(multiplier=policy.poll_initial, max=policy.poll_max),
-            retry=retry_if_result(lambda current: not current.is_final)
-            | retry_if_exception_type(AMBIGUOUS),
-            sleep=anyio.sleep,
-            retry_error_callback=_last_payout,
-        )
-        latest: Payout | None = await retrying(self.status, order_id=order_id, api=api)
-        if latest is None or not latest.is_final:
-            raise PayoutPending(order_id, latest.payment_id if latest else None)
-        return latest
+            return self._final(payout)
+        # Between polls only the payment id is kept (10,000 waiters must stay small).
+        payment_id = payout.payment_id if payout is not None else None
+        del payout
+        policy, clock = self.policy, self._clock
+        deadline = time.monotonic() + policy.wait_deadline
+        polls = 0
+        with clock.watch(order_id):
+            while True:
+                notification = clock.arrived(order_id)
+                if notification is None:
+                    left = deadline - time.monotonic()
+                    await clock.sleep(order_id, min(_wait_delay(policy, polls), max(left, 0.0)))
+                    polls += 1
+                    notification = clock.arrived(order_id)
+                if notification is not None:
+                    return self._final(Payout.from_notification(order_id, notification))
+                try:
+                    current = await self.status(order_id=order_id, api=api)
+                except GatewayError as exc:
+                    if exc.code not in _KEEP_POLLING_CODES and not isinstance(exc, AMBIGUOUS):
+                        raise
+                except (ProtocolError, OutcomeUnknown, RequestNotSent):
+                    pass
+                else:
+                    if current.is_final:
+                        return self._final(current)
+                    payment_id = current.payment_id or payment_id
+                if time.monotonic() >= deadline:
+                    raise PayoutPending(order_id, payment_id)
+
+    def notify(self, notification: PayoutNotification) -> bool:
+        """Feed a payout notification (``pg_post_link``) to :meth:`wait`: its waiters end now.
+
+        Only a notification whose signature was verified (``callback_handler`` /
+        ``parse_callback`` give no other) and that is for this client's merchant counts; a
+        notification that is not final (``UNKNOWN``) is ignored. Returns whether a
+        :meth:`wait` was waiting for its order.
+        """
+        order_id = notification.order_id
+        merchant_id = notification.merchant_id
+        if not notification.verified or order_id is None or not notification.state.is_final:
+            return False
+        if merchant_id is not None and merchant_id != self._client.merchant_id:
+            logger.warning("payout notification for merchant %s ignored", merchant_id)
+            return False
+        return self._clock.notify(order_id, notification)
+
+    @staticmethod
+    def _final(payout: Payout) -> Payout:
+        if payout.state is PayoutState.ERROR:
+            raise _declined(payout)
+        return payout
 
     async def _create_and_wait(
         self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str, wait: bool

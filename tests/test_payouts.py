@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from freedompay_async import (
     FreedomPayClient,
     GatewayError,
+    PayoutDeclined,
     PayoutOutcomeUnknown,
     PayoutPending,
     PayoutPolicy,
@@ -98,8 +99,10 @@ async def test_process_is_polled_until_final(
 ) -> None:
     settled = await pay(client, "W-1", card="5507841999732294")
     assert settled.state is PayoutState.SUCCESS  # type: ignore[attr-defined]
-    failed = await pay(client, "W-2", card="4532676596620704")
-    assert failed.state is PayoutState.ERROR  # type: ignore[attr-defined]
+    with pytest.raises(PayoutDeclined) as declined:
+        await pay(client, "W-2", card="4532676596620704")
+    assert declined.value.payment_id is not None
+    assert declined.value.order_id == "W-2"
     pending = await pay(client, "W-3", card="5507841999732294", wait=False)
     assert pending.state is PayoutState.PROCESS  # type: ignore[attr-defined]
     assert (await client.payouts.wait("W-3")).state is PayoutState.SUCCESS

@@ -39,6 +39,7 @@ from ..errors import (
     GatewayError,
     GatewayOutcomeUnknown,
     OutcomeUnknown,
+    PayoutDeclined,
     ProtocolError,
     RequestNotSent,
     SignatureMismatch,
@@ -317,6 +318,14 @@ class _Run:
                 final = await self.client.payouts.wait(order_id, payout)
             except PayoutPending:
                 self._record(order_id, RowState.PROCESS, detail="still in process at the deadline")
+            except PayoutDeclined as exc:
+                self._record(
+                    order_id,
+                    RowState.ERROR,
+                    payment_id=exc.payment_id,
+                    error_code=exc.code,
+                    error_description=exc.description or None,
+                )
             except FreedomPayError as exc:
                 self._record(order_id, RowState.PROCESS, detail=f"polling failed: {exc}")
             else:
