@@ -7,96 +7,207 @@ and payout notifications) in :mod:`freedompay_async.callbacks`.
 
 from __future__ import annotations
 
-from . import batch, callbacks, errors, signing
-from ._endpoints import ENDPOINTS, Endpoint, KeyKind
-from .batch import (
-    BadRows,
-    BatchReport,
-    Journal,
-    JournalBusy,
-    JournalError,
-    JournalMismatch,
-    PayoutRow,
-    PreflightError,
-    RowProblem,
-    RowResult,
-    RowState,
-    read_payout_rows,
-    run_payout_batch,
-)
-from .callbacks import (
-    AnswerStatus,
-    CallbackAnswer,
-    CardSavedNotification,
-    CheckRequest,
-    PaymentResult,
-    PayoutNotification,
-    ResultNotification,
-    parse_callback,
-)
-from .cards import (
-    CardForm,
-    CardPayment,
-    Cards,
-    CardState,
-    CvcPage,
-    PayoutCardStorage,
-    RemovedCard,
-    SavedCard,
-)
-from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
-from .errors import (
-    BadSignature,
-    CallbackError,
-    CallbackSignatureError,
-    ConfigurationError,
-    FreedomPayError,
-    GatewayError,
-    GatewayOutcomeUnknown,
-    MalformedCallback,
-    MalformedResponse,
-    OutcomeUnknown,
-    PayoutDeclined,
-    ProtocolError,
-    RejectionNotAllowed,
-    RequestNotSent,
-    SignatureMismatch,
-    TransportError,
-    UnexpectedHTTPStatus,
-    UnknownMerchant,
-    UnsignedResponse,
-    UnsupportedValueType,
-    ValidationError,
-)
-from .mobile import Mobile
-from .models import GatewayResponse, PageAnswer
-from .payments import (
-    OrderStatus,
-    Payment,
-    PaymentOperation,
-    PaymentOutcomeUnknown,
-    PaymentPage,
-    PaymentPending,
-    Payments,
-    PaymentState,
-    ReceiptPosition,
-    Refund,
-    TaxType,
-    ThreeDSChallenge,
-    TransactionState,
-)
-from .payouts import (
-    Balance,
-    Payout,
-    PayoutOutcomeUnknown,
-    PayoutPage,
-    PayoutPending,
-    PayoutPolicy,
-    Payouts,
-    PayoutState,
-)
-from .retry import RetryPolicy
-from .tokens import Tokens, WalletToken
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import batch, callbacks, errors, signing
+    from ._endpoints import ENDPOINTS, Endpoint, KeyKind
+    from .batch import (
+        BadRows,
+        BatchReport,
+        Journal,
+        JournalBusy,
+        JournalError,
+        JournalMismatch,
+        PayoutRow,
+        PreflightError,
+        RowProblem,
+        RowResult,
+        RowState,
+        read_payout_rows,
+        run_payout_batch,
+    )
+    from .callbacks import (
+        AnswerStatus,
+        CallbackAnswer,
+        CardSavedNotification,
+        CheckRequest,
+        PaymentResult,
+        PayoutNotification,
+        ResultNotification,
+        parse_callback,
+    )
+    from .cards import (
+        CardForm,
+        CardPayment,
+        Cards,
+        CardState,
+        CvcPage,
+        PayoutCardStorage,
+        RemovedCard,
+        SavedCard,
+    )
+    from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
+    from .errors import (
+        BadSignature,
+        CallbackError,
+        CallbackSignatureError,
+        ConfigurationError,
+        FreedomPayError,
+        GatewayError,
+        GatewayOutcomeUnknown,
+        MalformedCallback,
+        MalformedResponse,
+        OutcomeUnknown,
+        PayoutDeclined,
+        ProtocolError,
+        RejectionNotAllowed,
+        RequestNotSent,
+        SignatureMismatch,
+        TransportError,
+        UnexpectedHTTPStatus,
+        UnknownMerchant,
+        UnsignedResponse,
+        UnsupportedValueType,
+        ValidationError,
+    )
+    from .mobile import Mobile
+    from .models import GatewayResponse, PageAnswer
+    from .payments import (
+        OrderStatus,
+        Payment,
+        PaymentOperation,
+        PaymentOutcomeUnknown,
+        PaymentPage,
+        PaymentPending,
+        Payments,
+        PaymentState,
+        ReceiptPosition,
+        Refund,
+        TaxType,
+        ThreeDSChallenge,
+        TransactionState,
+    )
+    from .payouts import (
+        Balance,
+        Payout,
+        PayoutOutcomeUnknown,
+        PayoutPage,
+        PayoutPending,
+        PayoutPolicy,
+        Payouts,
+        PayoutState,
+    )
+    from .retry import RetryPolicy
+    from .tokens import Tokens, WalletToken
+
+# Imported on first use (PEP 562): `import freedompay_async` and `freedompay --help` must not
+# pay for aiohttp, SQLite and the rest until something needs them.
+_SUBMODULES = frozenset({"batch", "callbacks", "errors", "signing"})
+_LAZY: dict[str, str] = {
+    "AnswerStatus": ".callbacks",
+    "BadRows": ".batch",
+    "BadSignature": ".errors",
+    "Balance": ".payouts",
+    "BatchReport": ".batch",
+    "CallbackAnswer": ".callbacks",
+    "CallbackError": ".errors",
+    "CallbackSignatureError": ".errors",
+    "CardForm": ".cards",
+    "CardPayment": ".cards",
+    "CardSavedNotification": ".callbacks",
+    "CardState": ".cards",
+    "Cards": ".cards",
+    "CheckRequest": ".callbacks",
+    "ConfigurationError": ".errors",
+    "CvcPage": ".cards",
+    "DEFAULT_TIMEOUT": ".client",
+    "ENDPOINTS": "._endpoints",
+    "Endpoint": "._endpoints",
+    "Environment": ".client",
+    "FreedomPayClient": ".client",
+    "FreedomPayError": ".errors",
+    "GatewayError": ".errors",
+    "GatewayOutcomeUnknown": ".errors",
+    "GatewayResponse": ".models",
+    "HOSTS": ".client",
+    "Journal": ".batch",
+    "JournalBusy": ".batch",
+    "JournalError": ".batch",
+    "JournalMismatch": ".batch",
+    "KeyKind": "._endpoints",
+    "MalformedCallback": ".errors",
+    "MalformedResponse": ".errors",
+    "Mobile": ".mobile",
+    "OrderStatus": ".payments",
+    "OutcomeUnknown": ".errors",
+    "PageAnswer": ".models",
+    "Payment": ".payments",
+    "PaymentOperation": ".payments",
+    "PaymentOutcomeUnknown": ".payments",
+    "PaymentPage": ".payments",
+    "PaymentPending": ".payments",
+    "PaymentResult": ".callbacks",
+    "PaymentState": ".payments",
+    "Payments": ".payments",
+    "Payout": ".payouts",
+    "PayoutCardStorage": ".cards",
+    "PayoutDeclined": ".errors",
+    "PayoutNotification": ".callbacks",
+    "PayoutOutcomeUnknown": ".payouts",
+    "PayoutPage": ".payouts",
+    "PayoutPending": ".payouts",
+    "PayoutPolicy": ".payouts",
+    "PayoutRow": ".batch",
+    "PayoutState": ".payouts",
+    "Payouts": ".payouts",
+    "PreflightError": ".batch",
+    "ProtocolError": ".errors",
+    "ReceiptPosition": ".payments",
+    "Refund": ".payments",
+    "Region": ".client",
+    "RejectionNotAllowed": ".errors",
+    "RemovedCard": ".cards",
+    "RequestNotSent": ".errors",
+    "ResultNotification": ".callbacks",
+    "RetryPolicy": ".retry",
+    "RowProblem": ".batch",
+    "RowResult": ".batch",
+    "RowState": ".batch",
+    "SavedCard": ".cards",
+    "SignatureMismatch": ".errors",
+    "TaxType": ".payments",
+    "ThreeDSChallenge": ".payments",
+    "Tokens": ".tokens",
+    "TransactionState": ".payments",
+    "TransportError": ".errors",
+    "UnexpectedHTTPStatus": ".errors",
+    "UnknownMerchant": ".errors",
+    "UnsignedResponse": ".errors",
+    "UnsupportedValueType": ".errors",
+    "ValidationError": ".errors",
+    "WalletToken": ".tokens",
+    "parse_callback": ".callbacks",
+    "read_payout_rows": ".batch",
+    "run_payout_batch": ".batch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value: Any = importlib.import_module(f"{__name__}.{name}")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 

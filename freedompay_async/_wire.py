@@ -19,10 +19,8 @@ from typing import Any, TypeAlias
 from urllib.parse import quote_plus
 from xml.parsers import expat
 from xml.parsers.expat import ExpatError
-from xml.sax.saxutils import escape
 
 import attrs
-import xmltodict
 
 from .errors import MalformedResponse, UnsupportedValueType, ValidationError
 
@@ -275,6 +273,8 @@ def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]
 
 def _parse_nested(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
     """Root name, fields and signed leaves of any answer, with xmltodict's structure."""
+    import xmltodict  # on first use: it imports urllib.request (~40 ms)
+
     collector = _LeafCollector()
     document = xmltodict.parse(
         raw,
@@ -310,6 +310,11 @@ def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocum
     except (ExpatError, ValueError) as exc:
         raise MalformedResponse(f"answer is not well-formed XML ({exc})", raw=raw) from exc
     return XmlDocument(root, fields, tuple(leaves), raw)
+
+
+def escape(text: str) -> str:
+    """XML character data (as ``xml.sax.saxutils.escape``, which imports half of urllib)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _xml_children(fields: Params) -> Iterable[tuple[str, object]]:

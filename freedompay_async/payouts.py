@@ -189,7 +189,7 @@ class PayoutPolicy:
     """Patience for payouts: status polling of ``process`` payouts and of ambiguous outcomes.
 
     A ``process`` payout is polled after about ``poll_initial`` seconds, then ever more rarely
-    (eight times longer each time, 75-100% of it at random) up to ``poll_max``: the payout
+    (fifteen times longer each time, 75-100% of it at random) up to ``poll_max``: the payout
     notification (:meth:`Payouts.notify`) is what normally ends a wait, polls are the fallback
     (the docs ask for 1.5-2 s at least between calls about one payment). Ambiguous outcomes are
     polled at random up to ``poll_initial * 2**n``, capped at ``poll_max``. ``wait_deadline``
@@ -217,7 +217,7 @@ def _poll_delay(policy: PayoutPolicy, polls: int) -> float:
 
 def _wait_delay(policy: PayoutPolicy, polls: int) -> float:
     """Before poll ``polls + 1`` of a ``process`` payout: steep backoff, jittered by a quarter."""
-    ceiling = min(policy.poll_max, policy.poll_initial * 8**polls)
+    ceiling = min(policy.poll_max, policy.poll_initial * 15**polls)
     return random.uniform(0.75 * ceiling, ceiling)  # noqa: S311
 
 
