@@ -32,6 +32,7 @@ from tenacity import (
 from yarl import URL
 
 from ._endpoints import Endpoint, KeyKind
+from ._idempotency import default_idempotency_key
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
     AnswerMismatch,
@@ -67,14 +68,6 @@ _FORM_HEADERS = {
 }
 # The client adds these itself; a caller passing them is a mistake worth stopping early.
 _RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_key"})
-# Fixed namespace for deterministic idempotency keys (uuid5 of merchant, operation, order id).
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1f0e-7c1b-5d59-9a43-4f1b2f5f9c11")
-
-
-def default_idempotency_key(merchant_id: str, operation: str, order_id: str) -> str:
-    """The client's default ``pg_idempotency_key`` for ``operation`` (an endpoint name) on
-    ``order_id``: the same for every attempt, every process and every restart."""
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{merchant_id}:{operation}:{order_id}"))
 
 
 class _Call:
