@@ -75,8 +75,6 @@ __all__ = [
 
 logger = logging.getLogger("freedompay_async")
 
-#: Signed status errors that pass: "not found" (not visible yet), locked, internal, invalid.
-
 
 class PayoutState(WordEnum):
     """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` is an unexpected word."""
