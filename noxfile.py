@@ -57,19 +57,25 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Full benchmarks; figures go into the issue notes."""
-    session.install("-e", ".[bench]")
-    session.run("python", "benchmarks/bench_core.py", *session.posargs)
+    """Full benchmarks: bench_client.py prints the README's Performance table (a few minutes)."""
+    session.install("-e", ".[bench,cli]")
+    session.run("python", "benchmarks/bench_client.py", *session.posargs)
+    session.run("python", "benchmarks/bench_core.py")
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
+    session.run("python", "benchmarks/bench_batch_workers.py", "--rows", "4000")
 
 
 @nox.session(name="bench_smoke")
 def bench_smoke(session: nox.Session) -> None:
     """A few seconds of every benchmark, so CI notices when one breaks."""
-    session.install("-e", ".[bench]")
+    session.install("-e", ".[bench,cli]")
+    session.run("python", "benchmarks/bench_client.py", "--smoke")
     session.run("python", "benchmarks/bench_core.py", "--calls", "300", "--rounds", "1")
     session.run("python", "benchmarks/bench_emulator.py", "--seconds", "1")
     session.run("python", "benchmarks/bench_payouts.py", "--payouts", "200", "--concurrency", "20")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "300", "--rounds", "1")
+    session.run(
+        "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
+    )

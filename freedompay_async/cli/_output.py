@@ -71,11 +71,15 @@ LEGEND = (
 _UNLIMITED_WIDTH = 10_000
 
 
-def console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
+def console(
+    *, stderr: bool = False, file: IO[str] | None = None, soft_wrap: bool = False
+) -> Console:
     """A console that wraps to the terminal, and does not wrap at all when piped."""
-    screen = Console(stderr=stderr, file=file, highlight=False)
+    screen = Console(stderr=stderr, file=file, highlight=False, soft_wrap=soft_wrap)
     if not screen.is_terminal:
-        screen = Console(stderr=stderr, file=file, highlight=False, width=_UNLIMITED_WIDTH)
+        screen = Console(
+            stderr=stderr, file=file, highlight=False, soft_wrap=soft_wrap, width=_UNLIMITED_WIDTH
+        )
     return screen
 
 

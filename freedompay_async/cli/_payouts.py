@@ -97,8 +97,8 @@ def _policy_options(command: F) -> F:
             type=click.FloatRange(0),
             default=default.not_found_grace,
             show_default=True,
-            help="A payout the gateway does not know is sent again only once its last send "
-            "started this long ago. Lower it only for an emulator.",
+            help="Journal only: a row the gateway says it does not know is sent again only "
+            "once its last send started this long ago (at least --timeout).",
         ),
     ]
     result: Callable[..., Any] = wrapper
@@ -164,6 +164,7 @@ class _BatchJob:
     post_link: str | None
     concurrency: int
     wait: bool
+    status_preflight: bool
     quiet: bool
 
 
@@ -200,6 +201,7 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool]:
                         concurrency=job.concurrency,
                         post_link=post_link,
                         wait=job.wait,
+                        status_preflight=job.status_preflight,
                         source=job.source,
                         gateway=label,
                         on_progress=progress.update,
@@ -236,6 +238,7 @@ def _execute_batch(
     concurrency: int,
     wait: bool,
     synchronous: str,
+    status_preflight: bool,
     quiet: bool,
     creating: bool,
 ) -> int:
@@ -244,7 +247,15 @@ def _execute_batch(
     Hints are printed only where they work: ``resume`` after a run that left rows to finish,
     never after a refusal that a resume would meet again.
     """
-    out, err = _output.console(), _output.console(stderr=True)
+    out = _output.console()
+    err = _output.console(stderr=True, soft_wrap=True)  # an error is one line
+    if policy.not_found_grace < gateway.timeout:
+        err.print(
+            f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
+            f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
+            markup=False,
+        )
+        return EXIT_USAGE
     try:
         journal = Journal(journal_path, synchronous="FULL" if synchronous == "full" else "NORMAL")
     except JournalError as exc:
@@ -263,6 +274,7 @@ def _execute_batch(
         post_link,
         concurrency,
         wait,
+        status_preflight,
         quiet,
     )
     attempts_before = sum(row.attempts for row in journal.entries())
@@ -373,6 +385,14 @@ def _batch_options(command: F) -> F:
             help="Journal durability: normal survives a crash of the process, full also a "
             "power loss (an fsync per row change).",
         ),
+        click.option(
+            "--status-preflight/--no-status-preflight",
+            default=True,
+            show_default=True,
+            help="Ask the gateway about rows never sent from this journal before sending them "
+            "(an order it knows, e.g. from the same file under another journal, is not paid "
+            "again). Skip it only knowingly.",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, a one-line summary."),
     ]
     result: Callable[..., Any] = command
@@ -406,6 +426,7 @@ def run_command(
     post_link: str | None,
     wait: bool,
     synchronous: str,
+    status_preflight: bool,
     quiet: bool,
     policy: PayoutPolicy,
     gateway: Gateway,
@@ -444,6 +465,7 @@ def run_command(
             concurrency=concurrency,
             wait=wait,
             synchronous=synchronous,
+            status_preflight=status_preflight,
             quiet=quiet,
             creating=True,
         )
@@ -472,6 +494,7 @@ def resume_command(
     post_link: str | None,
     wait: bool,
     synchronous: str,
+    status_preflight: bool,
     quiet: bool,
     policy: PayoutPolicy,
     gateway: Gateway,
@@ -512,6 +535,7 @@ def resume_command(
             concurrency=concurrency,
             wait=wait,
             synchronous=synchronous,
+            status_preflight=status_preflight,
             quiet=quiet,
             creating=False,
         )
