@@ -3,6 +3,9 @@
 Start with :class:`FreedomPayClient`; errors live in :mod:`freedompay_async.errors`, the
 signature algorithm in :mod:`freedompay_async.signing`, the gateway's callbacks (result, check
 and payout notifications) in :mod:`freedompay_async.callbacks`.
+
+Names are imported on first use (PEP 562): ``import freedompay_async`` (and so the
+``freedompay`` command's ``--help``) does not load aiohttp until something needs it.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ if TYPE_CHECKING:
         JournalError,
         JournalMismatch,
         PayoutRow,
+        PayoutWorker,
+        PostgresJournal,
         PreflightError,
         RowProblem,
         RowResult,
         RowState,
         read_payout_rows,
         run_payout_batch,
+        submit_payout_batch,
     )
     from .callbacks import (
         AnswerStatus,
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
     )
     from .client import DEFAULT_TIMEOUT, HOSTS, Environment, FreedomPayClient, Region
     from .errors import (
+        AnswerMismatch,
         BadSignature,
         CallbackError,
         CallbackSignatureError,
@@ -59,11 +66,13 @@ if TYPE_CHECKING:
         GatewayOutcomeUnknown,
         MalformedCallback,
         MalformedResponse,
+        OrderExists,
         OutcomeUnknown,
         PayoutDeclined,
         ProtocolError,
         RejectionNotAllowed,
         RequestNotSent,
+        SecretKeyRejected,
         SignatureMismatch,
         TransportError,
         UnexpectedHTTPStatus,
@@ -102,119 +111,128 @@ if TYPE_CHECKING:
     from .retry import RetryPolicy
     from .tokens import Tokens, WalletToken
 
-# Imported on first use (PEP 562): `import freedompay_async` and `freedompay --help` must not
-# pay for aiohttp, SQLite and the rest until something needs them.
-_SUBMODULES = frozenset({"batch", "callbacks", "errors", "signing"})
-_LAZY: dict[str, str] = {
-    "AnswerStatus": ".callbacks",
-    "BadRows": ".batch",
-    "BadSignature": ".errors",
-    "Balance": ".payouts",
-    "BatchReport": ".batch",
-    "CallbackAnswer": ".callbacks",
-    "CallbackError": ".errors",
-    "CallbackSignatureError": ".errors",
-    "CardForm": ".cards",
-    "CardPayment": ".cards",
-    "CardSavedNotification": ".callbacks",
-    "CardState": ".cards",
-    "Cards": ".cards",
-    "CheckRequest": ".callbacks",
-    "ConfigurationError": ".errors",
-    "CvcPage": ".cards",
-    "DEFAULT_TIMEOUT": ".client",
-    "ENDPOINTS": "._endpoints",
-    "Endpoint": "._endpoints",
-    "Environment": ".client",
-    "FreedomPayClient": ".client",
-    "FreedomPayError": ".errors",
-    "GatewayError": ".errors",
-    "GatewayOutcomeUnknown": ".errors",
-    "GatewayResponse": ".models",
-    "HOSTS": ".client",
-    "Journal": ".batch",
-    "JournalBusy": ".batch",
-    "JournalError": ".batch",
-    "JournalMismatch": ".batch",
-    "KeyKind": "._endpoints",
-    "MalformedCallback": ".errors",
-    "MalformedResponse": ".errors",
-    "Mobile": ".mobile",
-    "OrderStatus": ".payments",
-    "OutcomeUnknown": ".errors",
-    "PageAnswer": ".models",
-    "Payment": ".payments",
-    "PaymentOperation": ".payments",
-    "PaymentOutcomeUnknown": ".payments",
-    "PaymentPage": ".payments",
-    "PaymentPending": ".payments",
-    "PaymentResult": ".callbacks",
-    "PaymentState": ".payments",
-    "Payments": ".payments",
-    "Payout": ".payouts",
-    "PayoutCardStorage": ".cards",
-    "PayoutDeclined": ".errors",
-    "PayoutNotification": ".callbacks",
-    "PayoutOutcomeUnknown": ".payouts",
-    "PayoutPage": ".payouts",
-    "PayoutPending": ".payouts",
-    "PayoutPolicy": ".payouts",
-    "PayoutRow": ".batch",
-    "PayoutState": ".payouts",
-    "Payouts": ".payouts",
-    "PreflightError": ".batch",
-    "ProtocolError": ".errors",
-    "ReceiptPosition": ".payments",
-    "Refund": ".payments",
-    "Region": ".client",
-    "RejectionNotAllowed": ".errors",
-    "RemovedCard": ".cards",
-    "RequestNotSent": ".errors",
-    "ResultNotification": ".callbacks",
-    "RetryPolicy": ".retry",
-    "RowProblem": ".batch",
-    "RowResult": ".batch",
-    "RowState": ".batch",
-    "SavedCard": ".cards",
-    "SignatureMismatch": ".errors",
-    "TaxType": ".payments",
-    "ThreeDSChallenge": ".payments",
-    "Tokens": ".tokens",
-    "TransactionState": ".payments",
-    "TransportError": ".errors",
-    "UnexpectedHTTPStatus": ".errors",
-    "UnknownMerchant": ".errors",
-    "UnsignedResponse": ".errors",
-    "UnsupportedValueType": ".errors",
-    "ValidationError": ".errors",
-    "WalletToken": ".tokens",
-    "parse_callback": ".callbacks",
-    "read_payout_rows": ".batch",
-    "run_payout_batch": ".batch",
+#: Where each public name lives: imported from there on first access.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_endpoints": (
+        "ENDPOINTS",
+        "Endpoint",
+        "KeyKind",
+    ),
+    "batch": (
+        "BadRows",
+        "BatchReport",
+        "Journal",
+        "JournalBusy",
+        "JournalError",
+        "JournalMismatch",
+        "PayoutRow",
+        "PayoutWorker",
+        "PostgresJournal",
+        "PreflightError",
+        "RowProblem",
+        "RowResult",
+        "RowState",
+        "read_payout_rows",
+        "run_payout_batch",
+        "submit_payout_batch",
+    ),
+    "callbacks": (
+        "AnswerStatus",
+        "CallbackAnswer",
+        "CardSavedNotification",
+        "CheckRequest",
+        "PaymentResult",
+        "PayoutNotification",
+        "ResultNotification",
+        "parse_callback",
+    ),
+    "cards": (
+        "CardForm",
+        "CardPayment",
+        "Cards",
+        "CardState",
+        "CvcPage",
+        "PayoutCardStorage",
+        "RemovedCard",
+        "SavedCard",
+    ),
+    "client": (
+        "DEFAULT_TIMEOUT",
+        "HOSTS",
+        "Environment",
+        "FreedomPayClient",
+        "Region",
+    ),
+    "errors": (
+        "AnswerMismatch",
+        "BadSignature",
+        "CallbackError",
+        "CallbackSignatureError",
+        "ConfigurationError",
+        "FreedomPayError",
+        "GatewayError",
+        "GatewayOutcomeUnknown",
+        "MalformedCallback",
+        "MalformedResponse",
+        "OrderExists",
+        "OutcomeUnknown",
+        "PayoutDeclined",
+        "ProtocolError",
+        "RejectionNotAllowed",
+        "RequestNotSent",
+        "SecretKeyRejected",
+        "SignatureMismatch",
+        "TransportError",
+        "UnexpectedHTTPStatus",
+        "UnknownMerchant",
+        "UnsignedResponse",
+        "UnsupportedValueType",
+        "ValidationError",
+    ),
+    "mobile": ("Mobile",),
+    "models": (
+        "GatewayResponse",
+        "PageAnswer",
+    ),
+    "payments": (
+        "OrderStatus",
+        "Payment",
+        "PaymentOperation",
+        "PaymentOutcomeUnknown",
+        "PaymentPage",
+        "PaymentPending",
+        "Payments",
+        "PaymentState",
+        "ReceiptPosition",
+        "Refund",
+        "TaxType",
+        "ThreeDSChallenge",
+        "TransactionState",
+    ),
+    "payouts": (
+        "Balance",
+        "Payout",
+        "PayoutOutcomeUnknown",
+        "PayoutPage",
+        "PayoutPending",
+        "PayoutPolicy",
+        "Payouts",
+        "PayoutState",
+    ),
+    "retry": ("RetryPolicy",),
+    "tokens": (
+        "Tokens",
+        "WalletToken",
+    ),
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        value: Any = importlib.import_module(f"{__name__}.{name}")
-    elif name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
-__version__ = "0.1.0"
+_SUBMODULES = ("batch", "callbacks", "errors", "signing")
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "ENDPOINTS",
     "HOSTS",
+    "AnswerMismatch",
     "AnswerStatus",
     "BadRows",
     "BadSignature",
@@ -246,6 +264,7 @@ __all__ = [
     "MalformedCallback",
     "MalformedResponse",
     "Mobile",
+    "OrderExists",
     "OrderStatus",
     "OutcomeUnknown",
     "PageAnswer",
@@ -267,7 +286,9 @@ __all__ = [
     "PayoutPolicy",
     "PayoutRow",
     "PayoutState",
+    "PayoutWorker",
     "Payouts",
+    "PostgresJournal",
     "PreflightError",
     "ProtocolError",
     "ReceiptPosition",
@@ -282,6 +303,7 @@ __all__ = [
     "RowResult",
     "RowState",
     "SavedCard",
+    "SecretKeyRejected",
     "SignatureMismatch",
     "TaxType",
     "ThreeDSChallenge",
@@ -302,4 +324,27 @@ __all__ = [
     "read_payout_rows",
     "run_payout_batch",
     "signing",
+    "submit_payout_batch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value: Any = version("freedompay-async")
+        except PackageNotFoundError:  # a source tree that was never installed
+            value = "0+unknown"
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -15,13 +15,15 @@ once:
 * unknown order on every status endpoint: signed ``pg_status=error`` with code 11068
   "Payment not found." (not ``pg_payment_id=0``), so a client can trust a not-found;
 * a second create with a known ``pg_order_id``: error :attr:`ErrorCode.ORDER_EXISTS`, nothing
-  is created, the payout's ``create_requests`` goes up;
+  is created, the payout's ``create_requests`` goes up (with ``refuse_duplicate_orders=False``
+  it is paid again and answered as the first);
 * insufficient balance: error :attr:`ErrorCode.INSUFFICIENT_BALANCE`, nothing is created;
 * an idempotency key reused with other parameters: :attr:`ErrorCode.IDEMPOTENCY_CONFLICT`;
   a request refused before anything was done (invalid field, unknown card) leaves its key
   unused, so the corrected request may carry the same key;
-* a failed payout's status answer carries no error code (none is documented); the
-  notification does carry ``pg_error_code`` / ``pg_error_description``;
+* a failed payout's ``payout_status2`` / ``api/payment_status2`` answer carries the decline's
+  ``pg_error_code`` / ``pg_error_description``, as its notification does (``payout_status``
+  v1 does not: there ``pg_status=error`` with a code means the request failed);
 * a payout's amount leaves the balance when it is accepted (``ok`` or ``process``) and comes
   back if a ``process`` payout ends in ``error``.
 """
@@ -327,7 +329,10 @@ class Gateway:
         existing = state.payouts.get(order_id)
         if existing is not None:
             existing.create_requests += 1
-            raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
+            if self.settings.refuse_duplicate_orders:
+                raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
+            state.balance -= amount  # paid again
+            return existing
         rule = self.rules.resolve(order_id, amount, card)
         if rule.outcome != "error" and amount > state.balance:
             raise _refuse(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance for the payout")
@@ -423,31 +428,30 @@ class Gateway:
 
     def _status_v1(self, fields: Fields) -> Answer:
         payout, status = self._polled(fields)
-        return Answer(
-            {
-                "pg_status": status,
-                "pg_payment_id": str(payout.payment_id),
-                "pg_merchant_id": self.settings.merchant_id,
-                "pg_order_id": payout.order_id,
-                "pg_amount": _money(payout.amount),
-                "pg_datetime": now_text(),
-            }
-        )
+        answer = {
+            "pg_status": status,
+            "pg_payment_id": str(payout.payment_id),
+            "pg_merchant_id": self.settings.merchant_id,
+            "pg_order_id": payout.order_id,
+            "pg_amount": _money(payout.amount),
+            "pg_datetime": now_text(),
+        }
+        # No decline code here: v1's pg_status=error with a code reads as a failed request.
+        return Answer(answer)
 
     def _status_v2(self, fields: Fields) -> Answer:
         payout, status = self._polled(fields)
-        return Answer(
-            {
-                "pg_status": "ok",
-                "pg_payment_status": status,
-                "pg_payment_id": str(payout.payment_id),
-                "pg_merchant_id": self.settings.merchant_id,
-                "pg_order_id": payout.order_id,
-                "pg_amount": _money(payout.amount),
-                "pg_net_amount": _money(payout.amount),
-                "pg_datetime": now_text(),
-            }
-        )
+        answer = {
+            "pg_status": "ok",
+            "pg_payment_status": status,
+            "pg_payment_id": str(payout.payment_id),
+            "pg_merchant_id": self.settings.merchant_id,
+            "pg_order_id": payout.order_id,
+            "pg_amount": _money(payout.amount),
+            "pg_net_amount": _money(payout.amount),
+            "pg_datetime": now_text(),
+        }
+        return Answer(_with_decline(answer, payout, status))
 
     def _balance(self, fields: Fields) -> Answer:
         currency = fields.get("pg_currency")
@@ -460,6 +464,14 @@ class Gateway:
                 else self.settings.currency,
             }
         )
+
+
+def _with_decline(answer: dict[str, str], payout: Payout, status: PayoutStatus) -> dict[str, str]:
+    """A status answer, with the decline's code and description when the payout failed."""
+    if status == "error" and payout.error_code is not None:
+        answer["pg_error_code"] = str(payout.error_code)
+        answer["pg_error_description"] = payout.error_description
+    return answer
 
 
 _UNSIGNED = frozenset({"pg_salt", "pg_sig"})
