@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from freedompay_async import (
     FreedomPayClient,
     GatewayError,
-    PayoutDeclined,
     PayoutOutcomeUnknown,
     PayoutPending,
     PayoutPolicy,
