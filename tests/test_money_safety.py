@@ -34,6 +34,8 @@ from freedompay_async import (
     SecretKeyRejected,
     UnexpectedHTTPStatus,
 )
+from freedompay_async.batch import RowState, run_payout_batch
+from freedompay_async.batch._rows import payout_row
 from freedompay_async.testing import Emulator, Fault, OutageProxy, Rule
 
 pytestmark = pytest.mark.anyio
@@ -312,6 +314,31 @@ async def test_a_wrong_payout_key_is_named_within_seconds(emulator: Emulator) ->
     assert "not-the-payout-key" not in str(rejected.value)
     assert not isinstance(rejected.value, PayoutOutcomeUnknown)
     assert emulator.created_count("K-1") == 0
+
+
+async def test_a_batch_with_a_wrong_key_stops_and_pays_nothing_even_without_preflight(
+    emulator: Emulator,
+) -> None:
+    rows = [
+        payout_row(
+            {"order_id": f"KB-{n}", "amount": "10.00", "description": "d", "card_number": CARD},
+            n + 2,
+        )
+        for n in range(5)
+    ]
+    async with client_for(emulator, payout_secret_key="not-the-payout-key") as fp:
+        report = await run_payout_batch(
+            fp,
+            rows,
+            post_link="https://shop.example/payouts",
+            preflight=False,
+            status_preflight=False,
+            concurrency=1,
+        )
+    assert report.stopped is not None
+    assert "payout secret key" in report.stopped
+    assert {row.state for row in report.rows} == {RowState.PENDING}  # safe to send once fixed
+    assert not emulator.payouts
 
 
 # -- 8. one channel for declines ---------------------------------------------------------------
