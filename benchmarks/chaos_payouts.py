@@ -148,7 +148,9 @@ async def chaos(payouts: int, concurrency: int, rate: float, outages: int) -> in
                 else:
                     counts["declined"] += 1
             elif isinstance(result, PayoutOutcomeUnknown):
-                counts["outcome unknown"] += 1
+                # Never created: cut before the gateway processed it (an outage, drop_before);
+                # created: the status could not tell in time. Either way it is the journal's.
+                counts[f"outcome unknown ({'created' if created else 'not created'})"] += 1
             elif isinstance(result, PayoutPending):
                 counts["pending"] += 1
             elif isinstance(result, FreedomPayError):
