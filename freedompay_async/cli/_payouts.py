@@ -98,7 +98,8 @@ def _policy_options(command: F) -> F:
 
 @click.group(epilog=EXIT_CODES)
 def payouts() -> None:
-    """Payout batches (run, resume, report) and the status of one payout."""
+    """Payout batches (run, resume, report, watch; submit and worker on PostgreSQL) and the
+    status of one payout."""
 
 
 # -- payouts run / resume ----------------------------------------------------------------------
