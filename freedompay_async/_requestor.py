@@ -342,14 +342,20 @@ class Requestor:
 
     async def _exchange(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         path = call.endpoint.path
+        if self._middlewares:
+            body: bytes | None = None  # signed by call.sign, inside the caller's middlewares
+            middlewares: tuple[ClientMiddlewareType, ...] = (*self._middlewares, call.sign)
+        else:  # nothing runs between signing and sending: sign here, no middleware chain
+            body, middlewares = call.signed_body(new_salt()), ()
         try:
             async with (
                 self._in_flight,
                 session.post(
                     call.url,
+                    data=body,
                     headers=_FORM_HEADERS,
                     timeout=self._timeout,
-                    middlewares=(*self._middlewares, call.sign),
+                    middlewares=middlewares,
                     # A redirect is an answer to return, never a reason to send again.
                     allow_redirects=False,
                 ) as response,
@@ -357,7 +363,7 @@ class Requestor:
                 status = response.status
                 content_type = response.content_type
                 location = response.headers.get("Location")
-                body = await _read_body(response, self._max_bytes)
+                answer = await _read_body(response, self._max_bytes)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Raised while obtaining a connection, before any byte of the request was written.
             raise RequestNotSent(
@@ -371,7 +377,7 @@ class Requestor:
             ) from exc
         except MalformedResponse as exc:
             raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
-        return decode(call, status, content_type, location, body)
+        return decode(call, status, content_type, location, answer)
 
     def _decode_page(
         self, call: _Call, status: int, content_type: str, location: str | None, body: bytes
