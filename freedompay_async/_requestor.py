@@ -15,8 +15,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
@@ -276,13 +276,18 @@ class Requestor:
             idempotency_key=idempotency_key,
         )
 
-    async def send(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+    # Plain functions returning the coroutine: one frame less per call in flight.
+    def send(
+        self, session: aiohttp.ClientSession, call: _Call
+    ) -> Coroutine[Any, Any, GatewayResponse]:
         """Send ``call`` and return its verified XML answer (see :meth:`_send`)."""
-        return await self._send(session, call, self._decode)
+        return self._send(session, call, self._decode)
 
-    async def send_page(self, session: aiohttp.ClientSession, call: _Call) -> PageAnswer:
+    def send_page(
+        self, session: aiohttp.ClientSession, call: _Call
+    ) -> Coroutine[Any, Any, PageAnswer]:
         """Send ``call`` to a script that answers with a page for the payer's browser."""
-        return await self._send(session, call, self._decode_page)
+        return self._send(session, call, self._decode_page)
 
     async def _send(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows.
