@@ -220,7 +220,7 @@ class PayoutPolicy:
     """
 
     poll_initial: float = 2.0
-    poll_max: float = 180.0
+    poll_max: float = 300.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
     not_found_grace: float = 900.0
