@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -68,6 +69,18 @@ _FORM_HEADERS = {
 }
 # The client adds these itself; a caller passing them is a mistake worth stopping early.
 _RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_key"})
+
+
+def _connect_failure(exc: aiohttp.ClientError, url: URL) -> str:
+    """Why no connection came about, naming host and port: "cannot connect to
+    api.freedompay.kz:443: connection refused"."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve host {exc.host} (DNS)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        reason = os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+        return f"cannot connect to {exc.host}:{exc.port}: {reason[:1].lower()}{reason[1:]}"
+    return f"cannot connect to {url.host}:{url.port}: connect timeout"
 
 
 class _Call:
@@ -362,7 +375,9 @@ class Requestor:
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # Raised while obtaining a connection, before any byte of the request was written.
                 raise RequestNotSent(
-                    f"not sent: {type(exc).__name__}", endpoint=path, order_id=call.order_id
+                    f"not sent: {_connect_failure(exc, call.url)}",
+                    endpoint=path,
+                    order_id=call.order_id,
                 ) from exc
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 raise OutcomeUnknown(

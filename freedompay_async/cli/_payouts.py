@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
+import anyio.abc
 import attrs
 import click
 from rich.console import Console
@@ -24,15 +27,25 @@ from ..batch import (
     read_payout_rows,
     run_payout_batch,
 )
-from ..errors import FreedomPayError, TransactionNotFound, ValidationError
+from ..batch._postgres import is_postgres_url
+from ..errors import FreedomPayError, SecretKeyRejected, TransactionNotFound, ValidationError
 from ..payouts import PayoutPolicy
 from . import _output
-from ._connect import EMULATOR_POST_LINK, Gateway, connect, gateway_options, run_async
+from ._connect import (
+    EMULATOR_POST_LINK,
+    Gateway,
+    connect,
+    failure,
+    gateway_options,
+    run_async,
+)
 from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
 
 __all__ = ["payouts"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _policy_options(command: F) -> F:
@@ -97,7 +110,8 @@ def _policy_options(command: F) -> F:
 
 @click.group(epilog=EXIT_CODES)
 def payouts() -> None:
-    """Payout batches (run, resume, report) and the status of one payout."""
+    """Payout batches (run, resume, report, watch; submit and worker on PostgreSQL) and the
+    status of one payout."""
 
 
 # -- payouts run / resume ----------------------------------------------------------------------
@@ -109,20 +123,32 @@ class _Interrupt:
 
 
 async def _watch_signals(
-    stop: anyio.Event, abort: anyio.CancelScope, flag: _Interrupt, err: Console
+    stop: anyio.Event,
+    abort: anyio.CancelScope,
+    flag: _Interrupt,
+    err: Console,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """First SIGINT/SIGTERM: start no new rows; the second: abort at once."""
+    """First SIGINT/SIGTERM: start no new rows; the second: abort at once.
+
+    Listens until cancelled, so that no later signal falls through to a KeyboardInterrupt
+    in the middle of closing the client."""
     try:
-        receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+        receiver = anyio.open_signal_receiver(*_STOP_SIGNALS)
     except NotImplementedError:  # pragma: no cover - Windows: Ctrl-C cancels as usual
+        task_status.started()
         return
     with receiver as signals:
+        task_status.started()
         async for _ in signals:
             flag.requested = True
+            if abort.cancel_called:
+                continue
             if stop.is_set():
                 err.print("[bold red]aborting[/]: rows in flight stay in doubt until resumed")
                 abort.cancel()
-                return
+                continue
             err.print(
                 "[bold yellow]stopping[/]: no new rows; waiting for the rows in flight "
                 "(Ctrl-C again to abort now)"
@@ -141,32 +167,35 @@ class _BatchJob:
     concurrency: int
     wait: bool
     status_preflight: bool
+    max_rate: float | None
     quiet: bool
 
 
-async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, int]:
+def _finished(counts: Mapping[RowState, int]) -> int:
+    return sum(counts.values()) - counts[RowState.PENDING] - counts[RowState.SENDING]
+
+
+async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool]:
+    """Run the batch; signals are watched from the start, before the gateway is connected.
+
+    ``abort`` covers the batch only, so that an abort still closes the client and the
+    embedded emulator properly.
+    """
     stop = anyio.Event()
     interrupt = _Interrupt()
+    abort = anyio.CancelScope()
     journal = job.journal
-    done_before = sum(
-        count
-        for state, count in journal.counts.items()
-        if state not in (RowState.PENDING, RowState.SENDING)
-    )
     progress = _output.BatchProgress(err, len(job.rows), enabled=not job.quiet and err.is_terminal)
     report: BatchReport | None = None
     failure: FreedomPayError | None = None
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
-    with anyio.CancelScope() as abort:
-        async with (
-            connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
-                client,
-                label,
-            ),
-            anyio.create_task_group() as group,
+    async with anyio.create_task_group() as group:
+        await group.start(_watch_signals, stop, abort, interrupt, err)
+        async with connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
+            client,
+            label,
         ):
-            group.start_soon(_watch_signals, stop, abort, interrupt, err)
-            with progress:
+            with abort, progress:
                 try:
                     report = await run_payout_batch(
                         client,
@@ -176,24 +205,43 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, 
                         post_link=post_link,
                         wait=job.wait,
                         status_preflight=job.status_preflight,
+                        max_rate=job.max_rate,
                         source=job.source,
                         gateway=label,
                         on_progress=progress.update,
                         stop=stop,
                     )
-                except (JournalError, ValidationError, PreflightError) as exc:
+                except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
                     failure = exc  # raised below, not wrapped in the task group's group
                 progress.update(journal.counts, force=True)
-            group.cancel_scope.cancel()
+        group.cancel_scope.cancel()
     if failure is not None:
         raise failure
     if report is None:
         report = journal.report(stopped="aborted")
     elif interrupt.requested and report.stopped == "stop requested":
         report = attrs.evolve(report, stopped="interrupted")
-    done_after = len(report.rows) - report.counts[RowState.PENDING]
-    done_after -= report.counts[RowState.SENDING]
-    return report, interrupt.requested, done_after - done_before
+    return report, interrupt.requested
+
+
+def _forget_journal(path: Path) -> None:
+    """Remove a journal this command created and nothing was sent from, so that the same
+    ``run`` can simply be repeated."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def grace_refused(policy: PayoutPolicy, gateway: Gateway, err: Console) -> bool:
+    """Refuse (one line on ``err``) a not-found grace under the request timeout: a payout
+    still in flight could then be sent again."""
+    if policy.not_found_grace >= gateway.timeout:
+        return False
+    err.print(
+        f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
+        f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
+        markup=False,
+    )
+    return True
 
 
 def _execute_batch(
@@ -209,21 +257,27 @@ def _execute_batch(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    creating: bool,
+    max_rate: float | None = None,
 ) -> int:
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line
-    if policy.not_found_grace < gateway.timeout:
-        err.print(
-            f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
-            f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
-            markup=False,
-        )
+    """Run or resume the batch and report; returns the exit status.
+
+    Hints are printed only where they work: ``resume`` after a run that left rows to finish,
+    never after a refusal that a resume would meet again.
+    """
+    out = _output.console()
+    err = _output.console(stderr=True, soft_wrap=True)  # an error is one line
+    if grace_refused(policy, gateway, err):
         return EXIT_USAGE
     try:
         journal = Journal(journal_path, synchronous="FULL" if synchronous == "full" else "NORMAL")
     except JournalError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        if creating:
+            _forget_journal(journal_path)
+        raise
     job = _BatchJob(
         gateway,
         policy,
@@ -234,48 +288,82 @@ def _execute_batch(
         concurrency,
         wait,
         status_preflight,
+        max_rate,
         quiet,
     )
     attempts_before = sum(row.attempts for row in journal.entries())
+    finished_before = _finished(journal.counts)
+    resume_hint = f"resume with: freedompay payouts resume {journal_path}"
     try:
-        report, interrupted, finished = run_async(_batch_main, job, err)
-    except (JournalError, ValidationError, PreflightError) as exc:
+        try:
+            report, interrupted = run_async(_batch_main, job, err)
+        except KeyboardInterrupt:  # a signal before the watcher listened
+            report, interrupted = journal.report(stopped="aborted"), True
+    except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        fresh = journal.is_new
+        if isinstance(exc, SecretKeyRejected):  # nothing was paid: fix the key, resume
+            journal.close()
+            err.print(resume_hint, markup=False)
+            return EXIT_USAGE
         untouched = sum(row.attempts for row in journal.entries()) == attempts_before
         journal.close()
-        if fresh:  # never started: leave no journal behind, so `run` can simply be repeated
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{journal_path}{suffix}").unlink(missing_ok=True)
+        if not untouched:  # some rows went out: the journal knows which, resume finishes
+            err.print(resume_hint, markup=False)
+            return EXIT_ROWS
+        if creating:
+            _forget_journal(journal_path)
+        if isinstance(exc, PreflightError):
+            err.print(
+                "nothing was sent: check the credentials and the gateway address, then run "
+                "the same command again"
+            )
         else:
-            err.print(f"resume with: freedompay payouts resume {journal_path}", markup=False)
-        if untouched:
             err.print("nothing was sent")
-            return EXIT_USAGE
-        return EXIT_ROWS
+        return EXIT_USAGE
     finally:
         journal.close()
-    rate = finished / report.elapsed if report.elapsed else None
-    if quiet:
-        counts = ", ".join(
-            f"{count:,} {state.value}" for state, count in report.counts.items() if count
+    with _signals_ignored():  # the batch is over: a late Ctrl-C must not cut the summary
+        if not report.rows:  # interrupted before the batch was recorded
+            if creating:
+                _forget_journal(journal_path)
+            err.print("interrupted before the batch started: nothing was sent")
+            return EXIT_INTERRUPTED
+        finished = _finished(report.counts) - finished_before
+        rate = finished / report.elapsed if report.elapsed else None
+        if quiet:
+            counts = ", ".join(
+                f"{count:,} {state.value}" for state, count in report.counts.items() if count
+            )
+            out.print(f"{_output.plural(len(report.rows), 'row')}: {counts}")
+        else:
+            _output.print_summary(out, report, journal=str(journal_path), sent_rate=rate)
+        unfinished = any(
+            report.counts[state]
+            for state in (RowState.PENDING, RowState.SENDING, RowState.UNKNOWN, RowState.PROCESS)
         )
-        out.print(f"{len(report.rows):,} rows: {counts}")
-    else:
-        _output.print_summary(out, report, journal=str(journal_path), sent_rate=rate)
-    unfinished = any(
-        report.counts[state]
-        for state in (RowState.PENDING, RowState.SENDING, RowState.UNKNOWN, RowState.PROCESS)
-    )
-    if unfinished:
-        err.print(f"resume with: freedompay payouts resume {journal_path}", markup=False)
+        if unfinished:
+            err.print(resume_hint, markup=False)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.all_succeeded else EXIT_ROWS
 
 
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored within the block (restored after it)."""
+    if threading.current_thread() is not threading.main_thread():  # only main may set them
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _read_rows(path: Path, rows_format: str | None) -> Sequence[PayoutRow]:
-    err = Console(stderr=True, highlight=False)
+    err = _output.console(stderr=True)
     try:
         return read_payout_rows(path, format=cast(Any, rows_format))
     except BadRows as exc:
@@ -335,9 +423,15 @@ def _batch_options(command: F) -> F:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--journal",
-    "journal_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The batch journal (SQLite) to create.  [default: FILE.journal]",
+    "journal_name",
+    metavar="PATH|URL",
+    help="The batch journal: a SQLite file to create, or a postgresql:// URL (submit the "
+    "batch there and work on it as one worker).  [default: FILE.journal]",
+)
+@click.option(
+    "--max-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Requests per second to the gateway (on PostgreSQL shared by the batch's workers).",
 )
 @click.option(
     "--format",
@@ -350,7 +444,8 @@ def _batch_options(command: F) -> F:
 @gateway_options
 def run_command(
     file: Path,
-    journal_path: Path | None,
+    journal_name: str | None,
+    max_rate: float | None,
     rows_format: str | None,
     concurrency: int,
     post_link: str | None,
@@ -373,7 +468,27 @@ def run_command(
     paying any row twice.
     """
     rows = _read_rows(file, rows_format)
-    journal_path = journal_path or file.with_name(file.name + ".journal")
+    if is_postgres_url(journal_name):
+        assert journal_name is not None
+        gateway.check()
+        raise click.exceptions.Exit(
+            _journals.execute_postgres(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                url=journal_name,
+                batch_id=None,
+                source=file,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                status_preflight=status_preflight,
+                lease=30.0,
+                max_rate=max_rate,
+                quiet=quiet,
+            )
+        )
+    journal_path = Path(journal_name) if journal_name else file.with_name(file.name + ".journal")
     if journal_path.exists():
         raise click.UsageError(
             f"journal {journal_path} already exists: continue that batch with "
@@ -397,14 +512,15 @@ def run_command(
             synchronous=synchronous,
             status_preflight=status_preflight,
             quiet=quiet,
+            creating=True,
+            max_rate=max_rate,
         )
     )
 
 
 @payouts.command("resume", epilog=EXIT_CODES)
-@click.argument(
-    "journal_path", metavar="JOURNAL", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("journal_name", metavar="JOURNAL")
+@click.option("--batch", "batch_id", help="The batch, in a PostgreSQL journal.")
 @click.option(
     "--file",
     "rows_file",
@@ -416,7 +532,8 @@ def run_command(
 @_policy_options
 @gateway_options
 def resume_command(
-    journal_path: Path,
+    journal_name: str,
+    batch_id: str | None,
     rows_file: Path | None,
     rows_format: str | None,
     concurrency: int,
@@ -434,10 +551,17 @@ def resume_command(
     through the status endpoint; one is sent again only when the gateway says it does not
     know it and its last send started more than --not-found-grace seconds ago. Rows never
     sent are sent; final rows are left alone. The journal keeps no card numbers, so the input
-    file is read again and must still hold the same rows.
+    file is read again and must still hold the same rows. JOURNAL may be a postgresql:// URL
+    with --batch: this process then works on the batch as one more worker.
     """
+    if is_postgres_url(journal_name):
+        recorded = _journals.report_postgres(journal_name, batch_id)
+    else:
+        journal_path = Path(journal_name)
+        if not journal_path.is_file():
+            raise click.UsageError(f"{journal_name}: no such journal")
     try:
-        recorded = Journal.read_report(journal_path)
+        recorded = recorded if is_postgres_url(journal_name) else Journal.read_report(journal_path)
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
     source = rows_file or (Path(recorded.source) if recorded.source else None)
@@ -453,6 +577,24 @@ def resume_command(
         )
     rows = _read_rows(source, rows_format)
     gateway.check()
+    if is_postgres_url(journal_name):
+        raise click.exceptions.Exit(
+            _journals.execute_postgres(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                url=journal_name,
+                batch_id=batch_id,
+                source=source,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                status_preflight=status_preflight,
+                lease=30.0,
+                max_rate=None,
+                quiet=quiet,
+            )
+        )
     raise click.exceptions.Exit(
         _execute_batch(
             gateway=gateway,
@@ -466,14 +608,14 @@ def resume_command(
             synchronous=synchronous,
             status_preflight=status_preflight,
             quiet=quiet,
+            creating=False,
         )
     )
 
 
 @payouts.command("report")
-@click.argument(
-    "journal_path", metavar="JOURNAL", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("journal_name", metavar="JOURNAL")
+@click.option("--batch", "batch_id", help="The batch, in a PostgreSQL journal.")
 @click.option(
     "--format",
     "report_format",
@@ -484,22 +626,27 @@ def resume_command(
 @click.option(
     "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout."
 )
-def report_command(journal_path: Path, report_format: str, output: Any) -> None:
+def report_command(
+    journal_name: str, batch_id: str | None, report_format: str, output: Any
+) -> None:
     """Every row of JOURNAL with its state, payment id and error (card numbers masked).
 
-    Reads the journal without locking it, so it works while the batch runs.
+    JOURNAL is a SQLite journal file, or a postgresql:// URL with --batch. Reads without
+    locking, so it works while the batch runs.
     """
-    try:
-        report = Journal.read_report(journal_path)
-    except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+    if is_postgres_url(journal_name):
+        report = _journals.report_postgres(journal_name, batch_id)
+    else:
+        try:
+            report = Journal.read_report(journal_name)
+        except JournalError as exc:
+            raise click.UsageError(str(exc)) from None
     if report_format == "csv":
         output.write(_output.report_csv(report))
     elif report_format == "json":
         output.write(_output.report_json(report))
     else:
-        console = Console(file=output, highlight=False)
-        _output.print_summary(console, report, journal=str(journal_path), attention_rows=50)
+        _output.print_report(_output.console(file=output), report, journal=journal_name)
 
 
 @payouts.command("status")
@@ -526,5 +673,8 @@ def status_command(order_id: str, api: str, gateway: Gateway) -> None:
     except TransactionNotFound:
         raise click.ClickException(f"the gateway does not know order {order_id}") from None
     except FreedomPayError as exc:
-        raise click.ClickException(str(exc)) from None
-    _output.print_payout(Console(highlight=False), payout)
+        raise failure(exc) from None
+    _output.print_payout(_output.console(), payout)
+
+
+from . import _journals  # noqa: E402 - adds submit, worker and watch to the payouts group
