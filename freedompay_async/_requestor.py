@@ -219,6 +219,17 @@ def _looks_like_xml(body: bytes) -> bool:
     return head.startswith((b"<?xml", b"<response", b"<root"))
 
 
+def _log_attempt(call: _Call, started: float, outcome: str) -> None:
+    logger.debug(
+        "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
+        call.endpoint.path,
+        call.order_id,
+        call.attempts,
+        (time.perf_counter() - started) * 1000,
+        outcome,
+    )
+
+
 class Requestor:
     """Sends calls for one merchant; holds everything that is computed once per client."""
 
@@ -333,32 +344,10 @@ class Requestor:
             await anyio.sleep(self._first_wait(state))
 
     async def _attempt(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
+        """One signed attempt: post, read, decode; one log line. One frame (thousands of calls
+        in flight each hold it)."""
         call.attempts += 1
         started = time.perf_counter()
-        outcome = "ok"
-        try:
-            result = await self._exchange(session, call, decode)
-            if isinstance(result, GatewayResponse):
-                outcome = f"status={result.status}"
-            return result
-        except GatewayError as exc:
-            outcome = f"{type(exc).__name__} code={exc.code}"
-            raise
-        except FreedomPayError as exc:
-            outcome = type(exc).__name__
-            raise
-        finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
-                    call.endpoint.path,
-                    call.order_id,
-                    call.attempts,
-                    (time.perf_counter() - started) * 1000,
-                    outcome,
-                )
-
-    async def _exchange(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         path = call.endpoint.path
         if self._middlewares:
             body: bytes | None = None  # signed by call.sign, inside the caller's middlewares
@@ -366,38 +355,48 @@ class Requestor:
         else:  # nothing runs between signing and sending: sign here, no middleware chain
             body, middlewares = call.signed_body(new_salt()), ()
         try:
-            async with (
-                self._in_flight,
-                session.post(
-                    call.url,
-                    data=body,
-                    headers=_FORM_HEADERS,
-                    timeout=self._timeout,
-                    middlewares=middlewares,
-                    # A redirect is an answer to return, never a reason to send again.
-                    allow_redirects=False,
-                ) as response,
-            ):
-                status = response.status
-                content_type = response.content_type
-                location = response.headers.get("Location")
-                answer = await _read_body(response, self._max_bytes)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # Raised while obtaining a connection, before any byte of the request was written.
-            raise RequestNotSent(
-                f"not sent: {_connect_failure(exc, call.url)}",
-                endpoint=path,
-                order_id=call.order_id,
-            ) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise OutcomeUnknown(
-                f"no answer after sending ({type(exc).__name__})",
-                endpoint=path,
-                order_id=call.order_id,
-            ) from exc
-        except MalformedResponse as exc:
-            raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
-        return decode(call, status, content_type, location, answer)
+            try:
+                async with (
+                    self._in_flight,
+                    session.post(
+                        call.url,
+                        data=body,
+                        headers=_FORM_HEADERS,
+                        timeout=self._timeout,
+                        middlewares=middlewares,
+                        # A redirect is an answer to return, never a reason to send again.
+                        allow_redirects=False,
+                    ) as response,
+                ):
+                    status = response.status
+                    content_type = response.content_type
+                    location = response.headers.get("Location")
+                    answer = await _read_body(response, self._max_bytes)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # Raised while obtaining a connection, before any byte of the request was written.
+                raise RequestNotSent(
+                    f"not sent: {_connect_failure(exc, call.url)}",
+                    endpoint=path,
+                    order_id=call.order_id,
+                ) from exc
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                raise OutcomeUnknown(
+                    f"no answer after sending ({type(exc).__name__})",
+                    endpoint=path,
+                    order_id=call.order_id,
+                ) from exc
+            except MalformedResponse as exc:
+                raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
+            result = decode(call, status, content_type, location, answer)
+        except FreedomPayError as exc:
+            if logger.isEnabledFor(logging.DEBUG):
+                code = f" code={exc.code}" if isinstance(exc, GatewayError) else ""
+                _log_attempt(call, started, f"{type(exc).__name__}{code}")
+            raise
+        if logger.isEnabledFor(logging.DEBUG):
+            status_word = result.status if isinstance(result, GatewayResponse) else None
+            _log_attempt(call, started, "ok" if status_word is None else f"status={status_word}")
+        return result
 
     def _decode_page(
         self, call: _Call, status: int, content_type: str, location: str | None, body: bytes

@@ -220,7 +220,7 @@ class PayoutPolicy:
     """
 
     poll_initial: float = 2.0
-    poll_max: float = 180.0
+    poll_max: float = 300.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
     not_found_grace: float = 900.0
@@ -534,7 +534,9 @@ class Payouts:
                     await clock.sleep(order_id, min(_wait_delay(policy, polls), max(left, 0.0)))
                     polls += 1
                     notification = clock.arrived(order_id)
-                if notification is not None and _same_or_unknown(notification.payment_id, payment_id):
+                if notification is not None and _same_or_unknown(
+                    notification.payment_id, payment_id
+                ):
                     return _final(Payout.from_notification(order_id, notification))
                 try:
                     current = await self.status(order_id, payment_id=payment_id, api=api)
