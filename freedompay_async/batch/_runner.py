@@ -687,5 +687,6 @@ async def _run_on_postgres(
             post_link=post_link,
             on_progress=on_progress,
             stop=stop,
+            gateway=gateway,
         )
         return await worker.run()

@@ -116,6 +116,7 @@ async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool,
                             client, db, batch_id, job.rows, concurrency=job.concurrency,
                             lease=job.lease, wait=job.wait, status_preflight=job.status_preflight,
                             post_link=post_link, on_progress=progress.update, stop=stop,
+                            gateway=label,
                         )  # fmt: skip
                         report = await worker.run()
                 except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
