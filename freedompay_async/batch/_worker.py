@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import _validation as check
-from ..errors import FreedomPayError, SecretKeyRejected, ValidationError
+from ..errors import FreedomPayError, SecretKeyRejected
 from ._postgres import PostgresJournal, PostgresStore
 from ._rows import PayoutRow
-from ._runner import Pacer, _Run, check_gateway
+from ._runner import Pacer, _Run, check_gateway, notification_urls
 from ._store import BatchReport, JournalError, JournalMismatch, RowState
 
 if TYPE_CHECKING:
@@ -96,14 +96,9 @@ class PayoutWorker:
                 f"batch {self.batch_id} was submitted for {batch['gateway']}, not {gateway}"
             )
         default_link = self.post_link or batch["post_link"] or None
-        links: dict[str, str] = {}
-        for row in self.rows:
-            link = row.post_link or default_link
-            if link is None:
-                raise ValidationError(
-                    "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-                )
-            links[row.order_id] = check.url("post_link", link)
+        if default_link is not None:
+            default_link = check.url("post_link", default_link)
+        links = notification_urls(self.rows, default_link)
         store = self.store
         await store.start(self.rows)
         pacer = Pacer(store.rate)
@@ -182,11 +177,7 @@ async def submit_payout_batch(
     nothing added; an order id already in another batch: :class:`JournalMismatch`."""
     if post_link is not None:
         post_link = check.url("post_link", post_link)
-    for row in rows:
-        if row.post_link is None and post_link is None:
-            raise ValidationError(
-                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-            )
+    notification_urls(rows, post_link)  # every row has one, or nothing is stored
     if preflight:
         await check_gateway(client)
     return await journal.submit(
