@@ -512,8 +512,8 @@ def run_command(
             synchronous=synchronous,
             status_preflight=status_preflight,
             quiet=quiet,
-            max_rate=max_rate,
             creating=True,
+            max_rate=max_rate,
         )
     )
 
