@@ -10,10 +10,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import anyio
@@ -23,7 +22,6 @@ import pytest
 from freedompay_async import FreedomPayClient, PayoutPolicy
 from freedompay_async.batch import Journal, PayoutRow, RowState, payout_row, run_payout_batch
 from freedompay_async.testing import Emulator, EmulatorSettings, Fault
-from freedompay_async.testing._protocol import ErrorCode, _refuse
 
 pytestmark = pytest.mark.anyio
 
@@ -61,28 +59,6 @@ def freedompay_emulator_settings() -> EmulatorSettings:
     )
 
 
-def lag_status(emulator: Emulator, seconds: float) -> None:
-    """Make the emulator's status endpoints answer a signed "not found" for ``seconds`` after a
-    payout is committed (a gateway whose status lags its creates)."""
-    gateway: Any = emulator.gateway
-    created: dict[str, float] = {}
-    create: Callable[..., Any] = gateway._create
-    polled: Callable[..., Any] = gateway._polled
-
-    def lagging_create(path: str, order_id: str, *args: Any, **kwargs: Any) -> Any:
-        created.setdefault(order_id, time.monotonic())
-        return create(path, order_id, *args, **kwargs)
-
-    def lagging_polled(fields: Any) -> Any:
-        since = created.get(fields.get("pg_order_id"))
-        if since is not None and time.monotonic() - since < seconds:
-            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
-        return polled(fields)
-
-    gateway._create = lagging_create
-    gateway._polled = lagging_polled
-
-
 @pytest.fixture
 async def client(freedompay_emulator: Emulator) -> AsyncIterator[FreedomPayClient]:
     async with freedompay_emulator.client(
@@ -98,7 +74,7 @@ async def test_a_lagging_status_never_causes_a_second_create_within_the_grace(
     freedompay_emulator: Emulator, client: FreedomPayClient, tmp_path: Path
 ) -> None:
     emu = freedompay_emulator
-    lag_status(emu, 2.0)
+    emu.faults.add(Fault.status_lag(2.0))  # signed "not found" for 2 s after the create
     emu.faults.add(Fault.drop_after_commit(endpoint=CREATE, order_id="M-0"))
     rows = rows_for([OK_CARD, OK_CARD])
     journal = tmp_path / "j.sqlite"
