@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -382,3 +382,40 @@ async def test_a_refused_secret_key_stops_the_batch_with_rows_pending(
         report = await run_payout_batch(right, rows, journal=journal)
     assert report.all_succeeded
     assert all(freedompay_emulator.created_count(row.order_id) == 1 for row in rows)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a tiny tmpfs filled to the last byte (needs root and mount: else skipped)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(  # noqa: S603
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],  # noqa: S607
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tiny tmpfs here (needs root)")
+    try:
+        descriptor = os.open(folder / "filler", os.O_CREAT | os.O_WRONLY)
+        try:
+            while True:
+                os.write(descriptor, b"\0" * 4096)
+        except OSError:  # ENOSPC: full
+            pass
+        finally:
+            os.close(descriptor)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)  # noqa: S603, S607
+
+
+def test_a_full_disk_at_start_is_one_line_and_exit_2(full_disk: Path, tmp_path: Path) -> None:
+    file = write_file(tmp_path / "b.csv")
+    journal = full_disk / "payouts.journal"
+    result = cli("payouts", "run", str(file), "--journal", str(journal), "--emulator", "--quiet",
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "journal" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
