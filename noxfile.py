@@ -79,3 +79,12 @@ def bench_smoke(session: nox.Session) -> None:
     session.run(
         "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
     )
+    session.run("python", "benchmarks/chaos_payouts.py", "--payouts", "300", "--outages", "1")
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """10,000 payouts through every fault kind, outages and status lag at once; exits 1 on any
+    duplicate, created-but-reported-not-sent or -refused payout, or untyped error."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/chaos_payouts.py", *session.posargs)

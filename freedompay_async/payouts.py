@@ -75,8 +75,6 @@ __all__ = [
 
 logger = logging.getLogger("freedompay_async")
 
-#: Signed status errors that pass: "not found" (not visible yet), locked, internal, invalid.
-
 
 class PayoutState(WordEnum):
     """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` is an unexpected word."""
@@ -536,7 +534,7 @@ class Payouts:
                     await clock.sleep(order_id, min(_wait_delay(policy, polls), max(left, 0.0)))
                     polls += 1
                     notification = clock.arrived(order_id)
-                if notification is not None and notification.payment_id in (None, payment_id):
+                if notification is not None and _same_or_unknown(notification.payment_id, payment_id):
                     return _final(Payout.from_notification(order_id, notification))
                 try:
                     current = await self.status(order_id, payment_id=payment_id, api=api)
@@ -626,9 +624,14 @@ class Payouts:
         ) from last
 
 
+def _same_or_unknown(reported: int | None, known: int | None) -> bool:
+    """Whether a reported payment id can be the one known (either may be missing)."""
+    return reported is None or known is None or reported == known
+
+
 def _same_payment(payout: Payout, payment_id: int | None) -> Payout:
     """``payout``, if it is the payment asked about (the order id is checked on every answer)."""
-    if payment_id is not None and payout.payment_id not in (None, payment_id):
+    if not _same_or_unknown(payout.payment_id, payment_id):
         raise AnswerMismatch("pg_payment_id", raw=payout.raw.raw, endpoint=payout.raw.endpoint)
     return payout
 

@@ -328,6 +328,7 @@ async def test_a_decline_after_process_raises_like_a_direct_decline(
     assert isinstance(after_process.value, PayoutDeclined)
     assert after_process.value.code == 8002
     assert after_process.value.description == "Card blocked"
+    assert after_process.value.payout is not None
     assert after_process.value.payout.state is PayoutState.ERROR
     assert after_process.value.payment_id == emulator.payouts["X-1"].payment_id
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from freedompay_async import (
     FreedomPayClient,
     GatewayError,
-    PayoutDeclined,
     PayoutOutcomeUnknown,
     PayoutPending,
     PayoutPolicy,
@@ -22,7 +21,7 @@ from freedompay_async import (
     UnexpectedHTTPStatus,
     ValidationError,
 )
-from freedompay_async.errors import PayoutDeclined, TransactionNotFound
+from freedompay_async.errors import TransactionNotFound
 from freedompay_async.testing import Emulator, Fault, Rule
 
 pytestmark = pytest.mark.anyio
@@ -101,6 +100,7 @@ async def test_process_is_polled_until_final(
     assert settled.state is PayoutState.SUCCESS  # type: ignore[attr-defined]
     with pytest.raises(PayoutDeclined) as failed:
         await pay(client, "W-2", card="4532676596620704")
+    assert failed.value.payout is not None
     assert failed.value.payout.state is PayoutState.ERROR
     assert failed.value.code is not None
     assert failed.value.payment_id is not None

@@ -34,7 +34,6 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from .._idempotency import default_idempotency_key
 from .._masking import mask_card_numbers
 from ._rows import PayoutRow
 from ._store import (
