@@ -243,7 +243,7 @@ class Cards:
         return tuple(SavedCard.from_fields(card) for card in items(answer.fields, "card"))
 
     async def remove(
-        self, user_id: str, card_token: str, *, for_payouts: bool = False
+        self, user_id: str, *, card_token: str, for_payouts: bool = False
     ) -> RemovedCard:
         """Remove a saved card. Removing twice is harmless; so a lost answer is asked again."""
         params = {

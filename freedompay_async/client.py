@@ -16,7 +16,7 @@ from ._requestor import Requestor
 from ._secret import _Secret
 from ._wire import MAX_BODY_BYTES, Params
 from .cards import Cards, PayoutCardStorage
-from .errors import ConfigurationError
+from .errors import ClientClosed, ConfigurationError
 from .mobile import Mobile
 from .models import GatewayResponse, PageAnswer
 from .payments import Payments
@@ -127,6 +127,7 @@ class FreedomPayClient:
         )
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._connection_limit = connection_limit
         #: Payouts: ``to_card``, ``to_token``, ``to_iban``, ``page``, ``status``, ``wait``...
         self.payouts = Payouts(self, payout_policy)
@@ -143,9 +144,20 @@ class FreedomPayClient:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called; a closed client makes no more requests."""
+        return self._closed
+
+    @property
     def session(self) -> aiohttp.ClientSession:
-        """The aiohttp session in use (created on first use when the client owns it)."""
-        if self._session is None or (self._owns_session and self._session.closed):
+        """The aiohttp session in use (created on first use when the client owns it).
+
+        Raises :class:`~freedompay_async.errors.ClientClosed` once the client is closed: it
+        never opens a new session that nobody would close.
+        """
+        if self._closed:
+            raise ClientClosed(f"{self!r} is closed: make a new client")
+        if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._connection_limit,
                 limit_per_host=0,
@@ -170,7 +182,10 @@ class FreedomPayClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session if this client created it; a borrowed session stays open."""
+        """Close the session if this client created it (a borrowed session stays open); the
+        client then refuses every request with :class:`~freedompay_async.errors.ClientClosed`.
+        Closing twice is harmless."""
+        self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
 

@@ -67,7 +67,7 @@ class Mobile:
             idempotency_key=idempotency_key,
         )
 
-    async def pay(self, payment_id: int, phone: str, *, operator: str | None = None) -> Payment:
+    async def pay(self, payment_id: int, *, phone: str, operator: str | None = None) -> Payment:
         """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent)."""
         params: dict[str, object] = {
             "pg_payment_id": payment_id_text(payment_id),
@@ -79,7 +79,7 @@ class Mobile:
             )
         return await self._charge(self._PAY, params, payment_id)
 
-    async def approve(self, payment_id: int, code: str) -> Payment:
+    async def approve(self, payment_id: int, *, code: str) -> Payment:
         """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status)."""
         if not (isinstance(code, str) and code.isdigit() and 4 <= len(code) <= 8):
             raise ValidationError("pg_approval_code", "must be the 4-8 digit SMS code")

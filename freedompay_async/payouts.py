@@ -506,8 +506,8 @@ class Payouts:
     async def wait(
         self,
         order_id: str,
-        payout: Payout | None = None,
         *,
+        payout: Payout | None = None,
         api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
         """Wait until an existing payout is final (``process`` is not), polling its status.
@@ -571,7 +571,7 @@ class Payouts:
     ) -> Payout:
         payout = await self._create(endpoint, params, order_id)
         if wait and not payout.is_final:
-            return await self.wait(order_id, payout, api=_api_of(endpoint))
+            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
         return payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:

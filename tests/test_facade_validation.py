@@ -62,8 +62,8 @@ BAD_CALLS: list[tuple[str, Call]] = [
     ),
     ("pg_x", lambda c: c.payments.create(**ORDER, merchant_fields={"pg_x": "1"})),
     ("pg_payment_id", lambda c: c.payments.status(0)),
-    ("pg_refund_amount", lambda c: c.payments.refund(1, Decimal("-1"))),
-    ("pg_clearing_amount", lambda c: c.payments.capture(1, "abc")),
+    ("pg_refund_amount", lambda c: c.payments.refund(1, amount=Decimal("-1"))),
+    ("pg_clearing_amount", lambda c: c.payments.capture(1, amount="abc")),
     (
         "pg_recurring_profile",
         lambda c: c.payments.charge_recurring(recurring_profile="", amount="1.00", description="x"),
@@ -101,16 +101,16 @@ BAD_CALLS: list[tuple[str, Call]] = [
         ),
     ),
     ("pg_user_id", lambda c: c.cards.list("")),
-    ("pg_card_token", lambda c: c.cards.remove("u1", "")),
+    ("pg_card_token", lambda c: c.cards.remove("u1", card_token="")),
     (
         "pg_user_email",
         lambda c: c.cards.create_payment(**ORDER, user_id="u1", card_token="t", user_email="x"),
     ),
     ("pg_payment_id", lambda c: c.cards.cvc_page(-5)),
     ("pg_payment_id", lambda c: c.cards.charge(True)),
-    ("pg_abonent_phone", lambda c: c.mobile.pay(1, "123")),
-    ("pg_payment_system_code", lambda c: c.mobile.pay(1, "77017777777", operator="MTS")),
-    ("pg_approval_code", lambda c: c.mobile.approve(1, "12a")),
+    ("pg_abonent_phone", lambda c: c.mobile.pay(1, phone="123")),
+    ("pg_payment_system_code", lambda c: c.mobile.pay(1, phone="77017777777", operator="MTS")),
+    ("pg_approval_code", lambda c: c.mobile.approve(1, code="12a")),
     ("pg_lifetime", lambda c: c.mobile.init(**ORDER, lifetime=604801)),
 ]
 

@@ -399,7 +399,7 @@ class _Run:
         with anyio.CancelScope() as scope:
             self._pollers.add(scope)
             try:
-                final = await self.client.payouts.wait(order_id, payout)
+                final = await self.client.payouts.wait(order_id, payout=payout)
             except PayoutPending:
                 self._record(order_id, RowState.PROCESS, detail="still in process at the deadline")
             except PayoutDeclined as exc:
