@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import tzinfo
 from typing import Any
 
 import attrs
 
+from ._convert import GATEWAY_TIMEZONE
 from ._masking import mask_card_numbers
 
 __all__ = ["GatewayResponse", "PageAnswer"]
@@ -18,7 +20,8 @@ class GatewayResponse:
 
     ``fields`` is the XML root's content (nested containers kept, repeated tags as lists, empty
     leaves as ``""``); ``raw`` the body exactly as received; ``signed`` whether it carried a
-    ``pg_sig`` that verified (always true unless verification was switched off).
+    ``pg_sig`` that verified (always true unless verification was switched off); ``timezone``
+    the zone the answer's naive times are in (the client's region).
     """
 
     endpoint: str
@@ -26,6 +29,7 @@ class GatewayResponse:
     fields: Mapping[str, Any]
     raw: bytes
     signed: bool = True
+    timezone: tzinfo = GATEWAY_TIMEZONE
 
     @property
     def status(self) -> str | None:

@@ -23,7 +23,7 @@ import random
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -31,7 +31,7 @@ import anyio
 import attrs
 
 from . import _validation as check
-from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
+from ._convert import WordEnum, to_datetime, to_decimal, to_int, to_text
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from ._polling import WaitClock
@@ -108,6 +108,15 @@ class PayoutPending(FreedomPayError):
         super().__init__(f"payout {order_id} (payment {payment_id}) is still in process")
 
 
+def _card_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipient card and merchant ids an answer or notification carries."""
+    return {
+        "card_token": to_text(fields.get("pg_card_token")),
+        "card_id": to_int(fields.get("pg_card_id")),
+        "merchant_id": to_text(fields.get("pg_merchant_id")),
+    }
+
+
 @attrs.frozen(slots=True, repr=False)
 class Payout:
     """A payout as the gateway last reported it; ``raw`` is that answer, extra fields included."""
@@ -122,6 +131,11 @@ class Payout:
     error_code: int | None
     error_description: str | None
     raw: GatewayResponse
+    #: The recipient's saved card as the answer names it: ``pg_card_token`` (g2g/reg2reg,
+    #: seed 003) or ``pg_card_id`` (api/reg2reg, seed 004), and the merchant the answer is for.
+    card_token: str | None = attrs.field(default=None, kw_only=True)
+    card_id: int | None = attrs.field(default=None, kw_only=True)
+    merchant_id: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def is_final(self) -> bool:
@@ -152,10 +166,11 @@ class Payout:
             amount=to_decimal(amount),
             balance=to_decimal(fields.get("pg_balance")),
             card_hash=fields.get("pg_card_hash") or None,
-            payment_date=to_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            payment_date=to_datetime(fields.get("pg_payment_date"), answer.timezone),
             error_code=to_int(fields.get("pg_error_code")) or None,
             error_description=description if isinstance(description, str) and description else None,
             raw=answer,
+            **_card_fields(fields),
         )
 
     @classmethod
@@ -173,6 +188,7 @@ class Payout:
             error_code=notification.error_code or None,
             error_description=notification.error_description,
             raw=GatewayResponse("pg_post_link", "notification", fields, b""),
+            **_card_fields(fields),
         )
 
     def __repr__(self) -> str:
@@ -242,11 +258,12 @@ def _wait_delay(policy: PayoutPolicy, polls: int) -> float:
     return random.uniform(0.75 * ceiling, ceiling)  # noqa: S311
 
 
-def _time_limit(limit: datetime | None) -> str:
-    """``pg_order_time_limit`` in gateway time; 24 hours from now by default."""
-    limit = limit or datetime.now(GATEWAY_TIMEZONE) + timedelta(days=1)
+def _time_limit(limit: datetime | None, zone: tzinfo) -> str:
+    """``pg_order_time_limit`` in the gateway's local time (``zone``); 24 hours from now by
+    default. A naive ``limit`` is taken as already in that zone."""
+    limit = limit or datetime.now(zone) + timedelta(days=1)
     if limit.tzinfo is not None:
-        limit = limit.astimezone(GATEWAY_TIMEZONE)
+        limit = limit.astimezone(zone)
     return limit.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -311,11 +328,11 @@ class Payouts:
             "pg_order_id": check.order_id("pg_order_id", order_id),
             "pg_amount": check.amount("pg_amount", amount),
             "pg_description": check.required_text("pg_description", description),
-            "pg_payment_to": check.card_number("pg_payment_to", card_number),
+            "pg_payment_to": check.card_number("pg_payment_to", card_number, max_digits=20),
             "pg_post_link": check.url("pg_post_link", post_link),
         }
         if currency is not None:
-            params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+            params["pg_currency"] = check.currency("pg_currency", currency)
         if user_id is not None:
             params["pg_user_id"] = check.user_id("pg_user_id", user_id)
         if card_name is not None:
@@ -351,14 +368,14 @@ class Payouts:
             "pg_description": check.required_text("pg_description", description),
             "pg_user_id": check.user_id("pg_user_id", user_id),
             "pg_post_link": check.url("pg_post_link", post_link),
-            "pg_order_time_limit": _time_limit(order_time_limit),
+            "pg_order_time_limit": _time_limit(order_time_limit, self._client.timezone),
         }
         if card_token is not None:
             params["pg_card_token_to"] = check.required_text(
                 "pg_card_token_to", card_token, max_length=255
             )
-        else:
-            params["pg_card_id_to"] = card_id
+        elif card_id is not None:
+            params["pg_card_id_to"] = check.positive_int("pg_card_id_to", card_id)
         return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
 
     async def to_iban(
@@ -421,16 +438,14 @@ class Payouts:
             "pg_order_id": check.order_id("pg_order_id", order_id),
             "pg_amount": check.amount("pg_amount", amount),
             "pg_description": check.required_text("pg_description", description, max_length=255),
-            "pg_order_time_limit": _time_limit(order_time_limit),
+            "pg_order_time_limit": _time_limit(order_time_limit, self._client.timezone),
             "pg_back_link": check.url("pg_back_link", back_link),
             "pg_post_link": check.url("pg_post_link", post_link),
         }
         if user_id is not None:
             params["pg_user_id"] = check.user_id("pg_user_id", user_id)
         if user_email is not None:
-            if "@" not in user_email:
-                raise ValidationError("pg_user_email", "is not an email address")
-            params["pg_user_email"] = user_email
+            params["pg_user_email"] = check.email("pg_user_email", user_email)
         if in_frame:
             params["pg_payment_route"] = "frame"
         answer = await self._client.call(self._PAGE, params)
@@ -464,7 +479,7 @@ class Payouts:
             raise ValidationError("version", "payout status versions are 1 and 2")
         params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
         if payment_id is not None:
-            params["pg_payment_id"] = payment_id
+            params["pg_payment_id"] = check.positive_int("pg_payment_id", payment_id)
         if api == "merchant":
             answer = await self._client.call(self._MERCHANT_STATUS2, params)
             if answer.get("pg_payment_id") == "0":  # M8: 0 means "not found (yet)"
@@ -495,7 +510,9 @@ class Payouts:
 
     async def balance(self, currency: str | None = None) -> Balance:
         """The merchant's payout balance (``g2g/balance_status``)."""
-        params: dict[str, object] = {} if currency is None else {"pg_currency": currency}
+        params: dict[str, object] = {}
+        if currency is not None:
+            params["pg_currency"] = check.currency("pg_currency", currency)
         answer = await self._client.call(self._BALANCE, params)
         amount = to_decimal(answer.get("pg_balance"))
         if amount is None:
@@ -534,7 +551,9 @@ class Payouts:
                     await clock.sleep(order_id, min(_wait_delay(policy, polls), max(left, 0.0)))
                     polls += 1
                     notification = clock.arrived(order_id)
-                if notification is not None and _same_or_unknown(notification.payment_id, payment_id):
+                if notification is not None and _same_or_unknown(
+                    notification.payment_id, payment_id
+                ):
                     return _final(Payout.from_notification(order_id, notification))
                 try:
                     current = await self.status(order_id, payment_id=payment_id, api=api)

@@ -57,7 +57,7 @@ from ._protocol import (
     _required,
 )
 from ._rules import RuleBook
-from ._state import GatewayState, Payout, PayoutStatus, now_text
+from ._state import LOCAL_ZONE, GatewayState, Payout, PayoutStatus, now_text
 
 __all__ = [
     "MOBILE_PROCESS_PHONE",
@@ -178,6 +178,7 @@ class Gateway:
         ``path_merchant`` is the merchant id in a Merchant API path (``v1/merchant/{id}/...``);
         it must be the merchant's, like ``pg_merchant_id``.
         """
+        LOCAL_ZONE.set(self.settings.timezone)  # the dates this request writes
         merchant_id = self.settings.merchant_id
         if fields.get("pg_merchant_id") != merchant_id or path_merchant not in (None, merchant_id):
             return Answer(
@@ -406,7 +407,7 @@ class Gateway:
         if status == "error":
             payout.error_code = payout.rule.error_code
             payout.error_description = payout.rule.description
-            notice["pg_error_code"] = str(payout.error_code)
+            notice["pg_error_code"] = str(int(payout.error_code))  # type: ignore[arg-type]
             notice["pg_error_description"] = payout.error_description
         self.notifier.send(payout.post_link, payout.order_id, notice, self.settings.payout_key)
 
@@ -469,7 +470,7 @@ class Gateway:
 def _with_decline(answer: dict[str, str], payout: Payout, status: PayoutStatus) -> dict[str, str]:
     """A status answer, with the decline's code and description when the payout failed."""
     if status == "error" and payout.error_code is not None:
-        answer["pg_error_code"] = str(payout.error_code)
+        answer["pg_error_code"] = str(int(payout.error_code))
         answer["pg_error_description"] = payout.error_description
     return answer
 
