@@ -230,3 +230,33 @@ async def test_new_fields_are_checked_before_sending(
         await call(freedompay_client)
     assert caught.value.field == field
     assert sum(freedompay_emulator.calls.values()) == 0
+
+
+async def test_merchant_api_iban_balance_and_status_by_payment_id(
+    freedompay_emulator: Emulator, freedompay_client: FreedomPayClient
+) -> None:
+    payouts = freedompay_client.payouts
+    payout = await payouts.to_iban(
+        order_id="IB-M",
+        amount="1000",
+        iban="KZ12 3412 3412 3412 3412",
+        recipient_iin="761223455678",
+        recipient_name="IVANOV IVAN",
+        recipient_kbe="19",
+        knp="119",
+        bank_bik="KZZSAE",
+        description="Refund",
+        post_link=POST,
+        api="merchant",
+    )
+    assert freedompay_emulator.calls["api/to_iban"] == 1
+    assert payout.payment_id is not None
+    found = await payouts.status_by_payment(payout.payment_id)
+    assert (found.order_id, found.state, found.amount) == ("IB-M", payout.state, Decimal("1000.00"))
+    assert freedompay_emulator.calls["api/payment_status"] == 1
+    balance = await payouts.balance("KZT", api="merchant")
+    assert balance.amount == freedompay_emulator.balance
+    assert freedompay_emulator.calls["api/balance_status"] == 1
+    with pytest.raises(ValidationError) as caught:
+        await payouts.status_by_payment(0)
+    assert caught.value.field == "pg_payment_id"

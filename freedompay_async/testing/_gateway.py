@@ -92,6 +92,8 @@ SERVED_PATHS: tuple[str, ...] = (
     "api/reg2reg",
     "api/reg2nonreg",
     "api/payment_status2",
+    "api/payment_status",
+    "api/to_iban",
     "api/balance_status",
     "init_payment.php",
     "get_status2.php",
@@ -141,6 +143,8 @@ class Gateway:
             "api/reg2reg": self._to_token_merchant,
             "api/reg2nonreg": self._payout_page,
             "api/payment_status2": self._status_v2,
+            "api/payment_status": self._status_by_payment,
+            "api/to_iban": self._to_iban_merchant,
             "api/balance_status": self._balance,
             **self.payments.handlers,
             **self.cards.handlers,
@@ -305,10 +309,16 @@ class Gateway:
         )
 
     def _to_iban(self, fields: Fields) -> Answer:
+        return self._iban("g2g/to_iban", fields)
+
+    def _to_iban_merchant(self, fields: Fields) -> Answer:
+        return self._iban("api/to_iban", fields)
+
+    def _iban(self, path: str, fields: Fields) -> Answer:
         order_id, amount, post_link = self._payout_basics(fields)
         for name in _IBAN_FIELDS:
             _required(fields, name)
-        return self._created(self._create("g2g/to_iban", order_id, amount, post_link, fields))
+        return self._created(self._create(path, order_id, amount, post_link, fields))
 
     def _payout_basics(self, fields: Fields) -> tuple[str, Decimal, str]:
         order_id = _required(fields, "pg_order_id")
@@ -453,6 +463,18 @@ class Gateway:
             "pg_datetime": now_text(),
         }
         return Answer(_with_decline(answer, payout, status))
+
+    def _status_by_payment(self, fields: Fields) -> Answer:
+        """``api/payment_status``: the payout by ``pg_payment_id`` (the order id optional),
+        answered like ``payment_status2`` (the docs give no answer; a choice)."""
+        payment_id = _required(fields, "pg_payment_id")
+        payout = next(
+            (p for p in self.state.payouts.values() if str(p.payment_id) == payment_id), None
+        )
+        order_id = fields.get("pg_order_id")
+        if payout is None or (order_id and order_id != payout.order_id):
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        return self._status_v2({**fields, "pg_order_id": payout.order_id})
 
     def _balance(self, fields: Fields) -> Answer:
         currency = fields.get("pg_currency")
