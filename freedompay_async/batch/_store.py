@@ -245,7 +245,8 @@ def _row_content(row: PayoutRow) -> list[tuple[str, str]]:
     ]
 
 
-def pending_entry(merchant_id: str, row: PayoutRow) -> RowResult:
+def pending_entry(merchant_id: str, row: PayoutRow, updated_at: float = 0.0) -> RowResult:
+    """A row as a new batch records it (``pending``, with its deterministic idempotency key)."""
     return RowResult(
         order_id=row.order_id,
         line=row.line,
@@ -256,6 +257,7 @@ def pending_entry(merchant_id: str, row: PayoutRow) -> RowResult:
         destination=row.destination,
         operation=row.operation,
         idempotency_key=default_idempotency_key(merchant_id, row.operation, _row_content(row)),
+        updated_at=updated_at,
     )
 
 
