@@ -47,47 +47,6 @@ PAYOUT: dict[str, Any] = {
     "post_link": POST,
 }
 
-BAD_CALLS: list[tuple[str, Call]] = [
-    ("pg_card_id_to", lambda c: c.payouts.to_token(**PAYOUT, user_id="u1", card_id=-1)),
-    ("pg_card_id_to", lambda c: c.payouts.to_token(**PAYOUT, user_id="u1", card_id="abc")),  # type: ignore[arg-type]
-    ("pg_payment_id", lambda c: c.payouts.status(order_id="V-1", payment_id=-1)),
-    ("pg_payment_id", lambda c: c.payouts.status(order_id="V-1", payment_id="abc")),  # type: ignore[arg-type]
-    ("pg_currency", lambda c: c.payouts.balance("KZTXX")),
-    ("pg_currency", lambda c: c.payouts.balance("")),
-    (
-        "pg_user_email",
-        lambda c: c.payouts.page(
-            order_id="V-1",
-            amount="1.00",
-            description="x",
-            back_link=POST,
-            post_link=POST,
-            user_email="@",
-        ),
-    ),
-    (
-        "pg_lifetime",
-        lambda c: c.payments.create(amount="1.00", description="x", lifetime="abc"),  # type: ignore[arg-type]
-    ),
-    (
-        "pg_lifetime",
-        lambda c: c.payments.create(amount="1.00", description="x", lifetime="300"),  # type: ignore[arg-type]
-    ),
-    ("pg_amount", lambda c: c.payments.create(amount="1e3", description="x")),
-    ("pg_amount", lambda c: c.payments.create(amount="1_000", description="x")),
-    ("pg_payment_to", lambda c: c.payouts.to_card(**PAYOUT, card_number="4" * 21)),
-]
-
-
-@pytest.mark.parametrize(("field", "call"), BAD_CALLS)
-async def test_bad_input_is_refused_before_sending(
-    field: str, call: Call, freedompay_emulator: Emulator, freedompay_client: FreedomPayClient
-) -> None:
-    with pytest.raises(ValidationError) as caught:
-        await call(freedompay_client)
-    assert caught.value.field == field
-    assert sum(freedompay_emulator.calls.values()) == 0
-
 
 def _luhn_complete(prefix: str) -> str:
     for last in "0123456789":
@@ -200,36 +159,6 @@ async def test_token_payouts_carry_the_recipient_card_and_merchant(
     expected = token if field == "card_token" else freedompay_emulator.card_id(token)
     assert getattr(payout, field) == expected
     assert payout.merchant_id == freedompay_emulator.settings.merchant_id
-
-
-ORDER: dict[str, Any] = {"order_id": "O-1", "amount": "10.00", "description": "Tea"}
-MORE_BAD_CALLS: list[tuple[str, Call]] = [
-    ("pg_site_url", lambda c: c.payments.create(**ORDER, site_url="/back")),
-    ("pg_success_url_method", lambda c: c.payments.create(**ORDER, success_url_method="XML")),
-    (
-        "pg_commission_discount_fix",
-        lambda c: c.payments.create(**ORDER, commission_discount_fix="0.5"),
-    ),
-    (
-        "pg_commission_discount_percentage",
-        lambda c: c.payments.create(**ORDER, commission_discount_percentage=101),
-    ),
-    ("pg_language", lambda c: c.mobile.init(**ORDER, language="de")),
-    (
-        "pg_loyalty_id",
-        lambda c: c.cards.create_payment(**ORDER, user_id="u1", card_token="t", loyalty_id=0),
-    ),
-]
-
-
-@pytest.mark.parametrize(("field", "call"), MORE_BAD_CALLS)
-async def test_new_fields_are_checked_before_sending(
-    field: str, call: Call, freedompay_emulator: Emulator, freedompay_client: FreedomPayClient
-) -> None:
-    with pytest.raises(ValidationError) as caught:
-        await call(freedompay_client)
-    assert caught.value.field == field
-    assert sum(freedompay_emulator.calls.values()) == 0
 
 
 async def test_merchant_api_iban_balance_and_status_by_payment_id(

@@ -73,6 +73,14 @@ class ScriptedGateway:
     def params(self, index: int = -1) -> dict[str, Any]:
         return parse_form(self.requests[index][1])
 
+    def reply_with(self, fields: dict[str, Any]) -> None:
+        """Answer every request with these signed fields."""
+
+        async def reply(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+            return self.answer(request, fields)
+
+        self.handler = reply
+
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[ScriptedGateway]:
@@ -574,15 +582,14 @@ async def test_cvc_page_signed_error_is_a_gateway_error(
         await client.cards.cvc_page(100200)
 
 
+CREATED = {"pg_status": "ok", "pg_payment_id": "7", "pg_redirect_url": "https://p.example"}
+
+
 async def test_cvc_page_signed_ok_xml_is_typed_as_accepted(
     client: FreedomPayClient, gateway: ScriptedGateway
 ) -> None:
     # Seed 002 documents card/pay answering signed XML ok (the page says HTML elsewhere).
-    async def accepted(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
-        fields = {"pg_status": "ok", "pg_payment_id": "100200", "pg_order_id": "12345"}
-        return gateway.answer(request, fields)
-
-    gateway.handler = accepted
+    gateway.reply_with({"pg_status": "ok", "pg_payment_id": "100200", "pg_order_id": "12345"})
     page = await client.cards.cvc_page(100200)
     assert page.accepted is True
     assert (page.payment_id, page.order_id) == (100200, "12345")
@@ -594,11 +601,7 @@ async def test_cvc_page_signed_ok_xml_is_typed_as_accepted(
 async def test_default_idempotency_key_follows_the_requests_content(
     client: FreedomPayClient, gateway: ScriptedGateway
 ) -> None:
-    async def created(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
-        fields = {"pg_status": "ok", "pg_payment_id": "7", "pg_redirect_url": "https://p.example"}
-        return gateway.answer(request, fields)
-
-    gateway.handler = created
+    gateway.reply_with(CREATED)
     order: dict[str, Any] = {"order_id": "O-9", "amount": Decimal("10.00"), "description": "Tea"}
     await client.payments.create(**order)
     await client.payments.create(**order)  # an identical retry
@@ -620,8 +623,7 @@ async def test_attempts_of_one_call_share_the_derived_key(
     async def flaky(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
         if len(gateway.requests) == 1:
             return web.Response(status=503)
-        fields = {"pg_status": "ok", "pg_payment_id": "7", "pg_redirect_url": "https://p.example"}
-        return gateway.answer(request, fields)
+        return gateway.answer(request, CREATED)
 
     gateway.handler = flaky
     await client.payments.create(order_id="O-10", amount=Decimal("1.00"), description="Tea")
@@ -634,11 +636,7 @@ async def test_attempts_of_one_call_share_the_derived_key(
 async def test_documented_init_fields_reach_the_wire(
     client: FreedomPayClient, gateway: ScriptedGateway
 ) -> None:
-    async def created(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
-        fields = {"pg_status": "ok", "pg_payment_id": "7", "pg_redirect_url": "https://p.example"}
-        return gateway.answer(request, fields)
-
-    gateway.handler = created
+    gateway.reply_with(CREATED)
     await client.payments.create(
         order_id="O-20",
         amount="10.00",
