@@ -22,6 +22,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The oldest and newest supported Pythons (pyenv's on the CI machine; see .ci/run).
+MATRIX_PYTHONS = ["3.10", "3.13"]
+
+
+@nox.session(name="tests_matrix", python=MATRIX_PYTHONS)
+def tests_matrix(session: nox.Session) -> None:
+    """The suite on the oldest and newest supported Pythons (``tests`` runs the current one)."""
+    session.install("-e", ".[test,cli]")
+    session.run("pytest", "-q", *session.posargs)
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site (mkdocs, material, mkdocstrings), built strictly into site/."""

@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import tzinfo
 from typing import Any, TypeVar
 
 import aiohttp
@@ -32,6 +33,7 @@ from tenacity import (
 )
 from yarl import URL
 
+from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
 from ._wire import Params, encode_form, flatten, parse_xml
@@ -109,6 +111,7 @@ class _Call:
         merchant_id: str,
         secret: str,
         idempotency_key: str | None,
+        derive_key: bool = False,
     ) -> None:
         for name in _RESERVED.intersection(params):
             hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
@@ -120,6 +123,16 @@ class _Call:
         self.merchant_id = merchant_id
         self.secret = secret
         self.order_id = order_id if isinstance(order_id, str) else None
+        if idempotency_key is None and derive_key:
+            # Without an order id two identical requests may well be two purchases: random then
+            # (every attempt of this call still shares it).
+            idempotency_key = (
+                default_idempotency_key(
+                    merchant_id, endpoint.name, ((form, value) for _, form, value in fields)
+                )
+                if self.order_id
+                else str(uuid.uuid4())
+            )
         self.idempotency_key = idempotency_key
         self.attempts = 0
         self._signed_attempt = 0
@@ -245,8 +258,11 @@ class Requestor:
         max_response_bytes: int,
         middlewares: Sequence[ClientMiddlewareType],
         max_in_flight: int,
+        timezone: tzinfo = GATEWAY_TIMEZONE,
     ) -> None:
         self.merchant_id = merchant_id
+        #: The zone of the gateway's naive times (the client's region).
+        self.timezone = timezone
         # aiohttp builds each request (headers, URL, body) before it waits for a pooled
         # connection; past the pool size, calls wait here instead, holding only their _Call.
         # (asyncio.Semaphore: anyio's yields to the event loop even when uncontended.)
@@ -284,13 +300,6 @@ class Requestor:
                 )
             if not 0 < len(idempotency_key) <= 255:
                 raise ValidationError("pg_idempotency_key", "must be 1 to 255 characters")
-        elif endpoint.idempotency:
-            order_id = params.get("pg_order_id")
-            idempotency_key = (
-                default_idempotency_key(self.merchant_id, endpoint.name, order_id)
-                if isinstance(order_id, str) and order_id
-                else str(uuid.uuid4())
-            )
         return _Call(
             endpoint,
             self.url_for(endpoint),
@@ -298,6 +307,9 @@ class Requestor:
             merchant_id=self.merchant_id,
             secret=self._keys[endpoint.key],
             idempotency_key=idempotency_key,
+            # The default key is a digest of the request's content: an identical retry (even by
+            # a restarted worker) reuses it, a changed request gets a new one.
+            derive_key=endpoint.idempotency,
         )
 
     # Plain functions returning the coroutine: one frame less per call in flight.
@@ -456,4 +468,6 @@ class Requestor:
                 fields=fields,
                 endpoint=path,
             )
-        return GatewayResponse(path, document.root, fields, body, signed=signed)
+        return GatewayResponse(
+            path, document.root, fields, body, signed=signed, timezone=self.timezone
+        )

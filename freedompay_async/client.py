@@ -11,6 +11,7 @@ import attrs
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
+from ._convert import REGION_TIMEZONES
 from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
 from ._secret import _Secret
@@ -96,6 +97,10 @@ class FreedomPayClient:
             if payout_secret_key is None
             else _check_secret("payout_secret_key", payout_secret_key)
         )
+        if region not in REGION_TIMEZONES:
+            raise ConfigurationError(f"region must be one of {', '.join(REGION_TIMEZONES)}")
+        #: The zone of the gateway's local times (naive answer times, ``pg_order_time_limit``).
+        self.timezone = REGION_TIMEZONES[region]
         if base_url is None:
             try:
                 base_url = HOSTS[region, environment]
@@ -124,6 +129,7 @@ class FreedomPayClient:
             max_response_bytes=max_response_bytes,
             middlewares=middlewares,
             max_in_flight=connection_limit,
+            timezone=self.timezone,
         )
         self._session = session
         self._owns_session = session is None
