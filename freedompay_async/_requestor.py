@@ -32,6 +32,7 @@ from tenacity import (
 from yarl import URL
 
 from ._endpoints import Endpoint, KeyKind
+from ._telemetry import Recorder, attempt_outcome
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
     ConfigurationError,
@@ -86,6 +87,7 @@ class _Call:
         "_tail_position",
         "attempts",
         "endpoint",
+        "http_status",
         "idempotency_key",
         "merchant_id",
         "order_id",
@@ -115,6 +117,8 @@ class _Call:
         self.order_id = order_id if isinstance(order_id, str) else None
         self.idempotency_key = idempotency_key
         self.attempts = 0
+        #: The HTTP status of the current attempt's answer (None until one arrives).
+        self.http_status: int | None = None
         self._signed_attempt = 0
         self._named_params = [(sig_name, value) for sig_name, _, value in fields]
         self._encoded_params = encode_form((form, value) for _, form, value in fields)
@@ -193,6 +197,38 @@ def _looks_like_xml(body: bytes) -> bool:
     return head.startswith((b"<?xml", b"<response", b"<root"))
 
 
+def _log_attempt(call: _Call, result: object, error: BaseException | None, duration: float) -> None:
+    """The attempt's DEBUG line; its facts also as ``extra`` fields for structured handlers."""
+    if isinstance(error, GatewayError):
+        summary = f"{type(error).__name__} code={error.code}"
+    elif error is not None:
+        summary = type(error).__name__
+    elif isinstance(result, GatewayResponse):
+        summary = f"status={result.status}"
+    else:
+        summary = "ok"
+    duration_ms = round(duration * 1000, 1)
+    fields: dict[str, object] = {
+        "freedompay_endpoint": call.endpoint.path,
+        "freedompay_order_id": call.order_id,
+        "freedompay_attempt": call.attempts,
+        "freedompay_duration_ms": duration_ms,
+        "freedompay_outcome": attempt_outcome(error),
+        "freedompay_http_status": call.http_status,
+    }
+    if isinstance(error, GatewayError):
+        fields["freedompay_error_code"] = error.code
+    logger.debug(
+        "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
+        call.endpoint.path,
+        call.order_id,
+        call.attempts,
+        duration_ms,
+        summary,
+        extra=fields,
+    )
+
+
 class Requestor:
     """Sends calls for one merchant; holds everything that is computed once per client."""
 
@@ -208,8 +244,10 @@ class Requestor:
         max_response_bytes: int,
         middlewares: Sequence[ClientMiddlewareType],
         max_in_flight: int,
+        telemetry: Recorder,
     ) -> None:
         self.merchant_id = merchant_id
+        self._telemetry = telemetry
         # aiohttp builds each request (headers, URL, body) before it waits for a pooled
         # connection; past the pool size, calls wait here instead, holding only their _Call.
         # (asyncio.Semaphore: anyio's yields to the event loop even when uncontended.)
@@ -303,29 +341,24 @@ class Requestor:
 
     async def _attempt(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         call.attempts += 1
+        call.http_status = None
+        probe = self._telemetry.start_attempt(call) if self._telemetry.on else None
         started = time.perf_counter()
-        outcome = "ok"
+        result: object = None
+        error: BaseException | None = None
         try:
-            result = await self._exchange(session, call, decode)
-            if isinstance(result, GatewayResponse):
-                outcome = f"status={result.status}"
-            return result
-        except GatewayError as exc:
-            outcome = f"{type(exc).__name__} code={exc.code}"
-            raise
-        except FreedomPayError as exc:
-            outcome = type(exc).__name__
+            answer = await self._exchange(session, call, decode)
+            result = answer
+            return answer
+        except BaseException as exc:
+            error = exc
             raise
         finally:
+            duration = time.perf_counter() - started
+            if probe is not None:
+                self._telemetry.end_attempt(probe, call, call.http_status, error, duration)
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
-                    call.endpoint.path,
-                    call.order_id,
-                    call.attempts,
-                    (time.perf_counter() - started) * 1000,
-                    outcome,
-                )
+                _log_attempt(call, result, error, duration)
 
     async def _exchange(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         path = call.endpoint.path
@@ -341,7 +374,7 @@ class Requestor:
                     allow_redirects=False,
                 ) as response,
             ):
-                status = response.status
+                status = call.http_status = response.status
                 content_type = response.content_type
                 location = response.headers.get("Location")
                 body = await _read_body(response, self._max_bytes)

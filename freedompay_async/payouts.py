@@ -35,6 +35,7 @@ from . import _validation as check
 from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
+from ._telemetry import operation
 from .errors import (
     AMBIGUOUS,
     BadSignature,
@@ -231,6 +232,7 @@ class Payouts:
         self.policy = policy if policy is not None else PayoutPolicy()
         self._status_v2_refused = False
 
+    @operation("payouts.to_card", payout=True)
     async def to_card(
         self,
         *,
@@ -264,6 +266,7 @@ class Payouts:
             params["pg_card_name"] = check.required_text("pg_card_name", card_name)
         return await self._create_and_wait(self._TO_CARD, params, order_id, wait)
 
+    @operation("payouts.to_token", payout=True)
     async def to_token(
         self,
         *,
@@ -303,6 +306,7 @@ class Payouts:
             params["pg_card_id_to"] = card_id
         return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
 
+    @operation("payouts.to_iban", payout=True)
     async def to_iban(
         self,
         *,
@@ -340,6 +344,7 @@ class Payouts:
         }
         return await self._create_and_wait(self._TO_IBAN, params, order_id, wait)
 
+    @operation("payouts.page")
     async def page(
         self,
         *,
@@ -381,6 +386,7 @@ class Payouts:
             raise ProtocolError("payout page answer has no pg_redirect_url", raw=answer.raw)
         return PayoutPage(order_id, to_int(answer.get("pg_payment_id")), redirect, answer)
 
+    @operation("payouts.status", poll=True)
     async def status(
         self,
         *,
@@ -420,6 +426,7 @@ class Payouts:
             answer = await self._client.call(self._STATUS, params)
         return Payout.from_answer(order_id, answer)
 
+    @operation("payouts.balance")
     async def balance(self, currency: str | None = None) -> Balance:
         """The merchant's payout balance (``g2g/balance_status``)."""
         params: dict[str, object] = {} if currency is None else {"pg_currency": currency}
@@ -430,6 +437,7 @@ class Payouts:
         currency_field = answer.get("pg_currency")
         return Balance(amount, currency_field if isinstance(currency_field, str) else None, answer)
 
+    @operation("payouts.wait", payout=True)
     async def wait(
         self,
         order_id: str,
@@ -473,7 +481,7 @@ class Payouts:
         try:
             return Payout.from_answer(order_id, await self._client.call(endpoint, params))
         except AMBIGUOUS:
-            pass
+            self._client._telemetry.reconciling(endpoint.path)
         api = _api_of(endpoint)
         polls = 0
         while time.monotonic() - started < self.policy.reconcile_deadline:

@@ -188,19 +188,21 @@ class _Run:
         order_id: str,
         token: object | None,
     ) -> None:
-        try:
-            payout = await worker(order_id)
-            if payout is not None and self.wait and not self._stopping.is_set():
-                self.limiter.release_on_behalf_of(token)
-                token = None
-                await self._settle(order_id, payout)
-        except JournalError as exc:
-            # Nothing more can be recorded, so nothing more may be sent.
-            self.fatal = self.fatal or exc
-            self.stop(f"the journal cannot be written: {exc}")
-        finally:
-            if token is not None:
-                self.limiter.release_on_behalf_of(token)
+        telemetry = self.client._telemetry
+        with telemetry.row(order_id, reconcile=worker == self._reconcile):
+            try:
+                payout = await worker(order_id)
+                if payout is not None and self.wait and not self._stopping.is_set():
+                    self.limiter.release_on_behalf_of(token)
+                    token = None
+                    await self._settle(order_id, payout)
+            except JournalError as exc:
+                # Nothing more can be recorded, so nothing more may be sent.
+                self.fatal = self.fatal or exc
+                self.stop(f"the journal cannot be written: {exc}")
+            finally:
+                if token is not None:
+                    self.limiter.release_on_behalf_of(token)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -476,7 +478,8 @@ async def run_payout_batch(
                     run.stop("stop requested")
 
                 watcher.start_soon(watch, stop)
-            await run.run()
+            with client._telemetry.batch(book):
+                await run.run()
             watcher.cancel_scope.cancel()
         return book.report(stopped=run.stopped, elapsed=time.monotonic() - started)
     finally:
