@@ -14,7 +14,7 @@ import contextlib
 import functools
 import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -48,6 +48,7 @@ from ..errors import (
 )
 from ..payouts import PayoutPolicy
 from ..signing import script_name, sign, signing_string
+from ..telemetry import Telemetry, serve_prometheus
 from . import _output
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_ROWS", "EXIT_USAGE", "cli", "main"]
@@ -248,7 +249,11 @@ def _policy_options(command: F) -> F:
 
 @contextlib.asynccontextmanager
 async def _connect(
-    gateway: _Gateway, *, connection_limit: int = 100, policy: PayoutPolicy | None = None
+    gateway: _Gateway,
+    *,
+    connection_limit: int = 100,
+    policy: PayoutPolicy | None = None,
+    telemetry: Telemetry | None = None,
 ) -> AsyncIterator[tuple[FreedomPayClient, str]]:
     """A client (and the gateway's name for journals), with the embedded emulator if asked."""
     timeout = aiohttp.ClientTimeout(total=gateway.timeout, connect=min(10.0, gateway.timeout))
@@ -276,6 +281,7 @@ async def _connect(
                 timeout=timeout,
                 connection_limit=connection_limit,
                 payout_policy=policy,
+                telemetry=telemetry,
             ) as client,
         ):
             yield client, EMULATOR_GATEWAY
@@ -294,6 +300,7 @@ async def _connect(
             timeout=timeout,
             connection_limit=connection_limit,
             payout_policy=policy,
+            telemetry=telemetry,
         )
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
@@ -367,6 +374,7 @@ class _BatchJob:
     concurrency: int
     wait: bool
     quiet: bool
+    telemetry: Telemetry | None = None
 
 
 async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, int]:
@@ -384,10 +392,12 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, 
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
     with anyio.CancelScope() as abort:
         async with (
-            _connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
-                client,
-                label,
-            ),
+            _connect(
+                job.gateway,
+                connection_limit=job.concurrency,
+                policy=job.policy,
+                telemetry=job.telemetry,
+            ) as (client, label),
             anyio.create_task_group() as group,
         ):
             group.start_soon(_watch_signals, stop, abort, interrupt, err)
@@ -420,6 +430,21 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, 
     return report, interrupt.requested, done_after - done_before
 
 
+@contextlib.contextmanager
+def _metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
+    """With ``--metrics-port``: the batch's metrics at ``http://host:port/metrics``."""
+    if port is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            telemetry = stack.enter_context(serve_prometheus(port, host))
+        except (ConfigurationError, OSError) as exc:
+            raise click.UsageError(f"--metrics-port: {exc}") from None
+        Console(stderr=True).print(f"metrics: http://{host}:{port}/metrics", markup=False)
+        yield telemetry
+
+
 def _execute_batch(
     *,
     gateway: _Gateway,
@@ -432,6 +457,7 @@ def _execute_batch(
     wait: bool,
     synchronous: str,
     quiet: bool,
+    telemetry: Telemetry | None,
 ) -> int:
     out, err = Console(highlight=False), Console(stderr=True, highlight=False)
     try:
@@ -449,6 +475,7 @@ def _execute_batch(
         concurrency,
         wait,
         quiet,
+        telemetry,
     )
     attempts_before = sum(row.attempts for row in journal.entries())
     try:
@@ -530,6 +557,18 @@ def _batch_options(command: F) -> F:
             "power loss (an fsync per row change).",
         ),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, a one-line summary."),
+        click.option(
+            "--metrics-port",
+            type=click.IntRange(1, 65535),
+            help="Serve the batch's metrics for Prometheus at http://HOST:PORT/metrics "
+            '(needs pip install "freedompay-async[prometheus]").',
+        ),
+        click.option(
+            "--metrics-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="The address --metrics-port listens on (0.0.0.0: every interface).",
+        ),
     ]
     result: Callable[..., Any] = command
     for option in reversed(options):
@@ -563,6 +602,8 @@ def run_command(
     wait: bool,
     synchronous: str,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: _Gateway,
 ) -> None:
@@ -589,20 +630,22 @@ def run_command(
         raise click.UsageError(
             "rows without a post_link column need --post-link (or FREEDOMPAY_POST_LINK)"
         )
-    raise click.exceptions.Exit(
-        _execute_batch(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            journal_path=journal_path,
-            source=file,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            synchronous=synchronous,
-            quiet=quiet,
+    with _metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            _execute_batch(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                journal_path=journal_path,
+                source=file,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                synchronous=synchronous,
+                quiet=quiet,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 @payouts.command("resume", epilog=EXIT_CODES)
@@ -628,6 +671,8 @@ def resume_command(
     wait: bool,
     synchronous: str,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: _Gateway,
 ) -> None:
@@ -656,20 +701,22 @@ def resume_command(
         )
     rows = _read_rows(source, rows_format)
     gateway.check()
-    raise click.exceptions.Exit(
-        _execute_batch(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            journal_path=journal_path,
-            source=source,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            synchronous=synchronous,
-            quiet=quiet,
+    with _metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            _execute_batch(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                journal_path=journal_path,
+                source=source,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                synchronous=synchronous,
+                quiet=quiet,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 @payouts.command("report")
