@@ -31,6 +31,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from freedompay_async import FreedomPayClient, RetryPolicy
 from freedompay_async.telemetry import Telemetry
 
+_ORDER_NUMBERS = itertools.count()
+
 
 class _Discard(SpanExporter):
     """Exports nowhere: the cost measured is the library's and the SDK's, not an exporter's."""
@@ -54,11 +56,10 @@ async def run_round(url: str, calls: int, concurrency: int) -> dict[str, float]:
             MERCHANT, KEY, base_url=url, retry=RetryPolicy(attempts=1), telemetry=telemetry
         ) as client:
             assert client._telemetry.on is (telemetry is not None)
-            numbers = itertools.count()
 
             async def payout(client: FreedomPayClient = client) -> None:
                 await client.payouts.to_card(
-                    order_id=f"order-{next(numbers)}",
+                    order_id=f"order-{next(_ORDER_NUMBERS)}",
                     amount=Decimal("1500.00"),
                     card_number="4405645000006150",
                     description="Salary for November",
