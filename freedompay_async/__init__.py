@@ -95,6 +95,7 @@ from .payouts import (
     PayoutState,
 )
 from .retry import RetryPolicy
+from .telemetry import Telemetry
 from .tokens import Tokens, WalletToken
 
 __version__ = "0.1.0"
@@ -171,6 +172,7 @@ __all__ = [
     "SavedCard",
     "SignatureMismatch",
     "TaxType",
+    "Telemetry",
     "ThreeDSChallenge",
     "Tokens",
     "TransactionState",

@@ -1,8 +1,8 @@
 """The OpenTelemetry side of the client: spans and metrics for attempts, operations and batches.
 
-Imports ``opentelemetry-api`` only, and only if it is installed. A :class:`Recorder` decides
-once, when its client is built, whether anything is recorded (:attr:`Recorder.on`); when it is
-not, every hook is a check of that flag. Nothing here ever sees a form body, a key, a salt or a
+Imports ``opentelemetry-api`` only, only if it is installed, and only when a client is built.
+A :class:`Recorder` decides once, when its client is built, whether anything is recorded
+(:attr:`Recorder.on`); when it is not, every hook is a check of that flag. Nothing here ever sees a form body, a key, a salt or a
 signature: attributes are built from the endpoint, the attempt number, the HTTP status, the
 error's class and code and (if the user opts in) the order id.
 """
@@ -26,12 +26,10 @@ from .errors import (
     ValidationError,
 )
 
-try:
-    from opentelemetry import context as otel_context
-    from opentelemetry import metrics as otel_metrics
-    from opentelemetry import trace as otel_trace
-except ImportError:  # the otel extra is not installed: nothing is ever recorded
-    otel_trace = None  # type: ignore[assignment]
+# opentelemetry-api's modules, imported when the first client is built (see _import_api).
+otel_context: Any = None
+otel_metrics: Any = None
+otel_trace: Any = None
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Observation
@@ -56,6 +54,19 @@ _SCOPE = "freedompay_async"
 _SILENT_PROVIDERS = frozenset(
     {"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"}
 )
+
+
+def _import_api() -> bool:
+    """Import opentelemetry-api on first need, not at ``import freedompay_async``; whether it
+    is installed (the ``otel`` extra)."""
+    global otel_context, otel_metrics, otel_trace
+    if otel_trace is None:
+        try:
+            from opentelemetry import context, metrics, trace
+        except ImportError:
+            return False
+        otel_context, otel_metrics, otel_trace = context, metrics, trace
+    return True
 
 
 def attempt_outcome(error: BaseException | None) -> str:
@@ -179,7 +190,7 @@ class Recorder:
         self._order_ids = options.record_order_ids
         self._server = {"server.address": base_url.host or "", "server.port": base_url.port or 0}
         self._urls: dict[str, str] = {}
-        if otel_trace is not None and options.enabled:
+        if options.enabled and _import_api():
             tracers = options.tracer_provider or otel_trace.get_tracer_provider()
             if type(tracers).__name__ not in _SILENT_PROVIDERS:
                 self._tracer = tracers.get_tracer(_SCOPE)
@@ -222,7 +233,7 @@ class Recorder:
         outcome = attempt_outcome(error)
         endpoint = call.endpoint.path
         if probe.span is not None:
-            otel_context.detach(probe.token)  # type: ignore[arg-type]
+            otel_context.detach(probe.token)
             span = probe.span
             span.set_attribute("freedompay.outcome", outcome)
             if status is not None:

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.request
@@ -250,6 +251,7 @@ async def test_nothing_recorded_without_a_provider_or_the_package(
     )._telemetry.on
     # opentelemetry-api not installed: off, and the client works.
     monkeypatch.setattr(telemetry_module, "otel_trace", None)
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
     async with freedompay_emulator.client(telemetry=record().telemetry) as fp:
         assert not fp._telemetry.on
         assert (await pay(fp, "OFF-2")).state.value == "success"
