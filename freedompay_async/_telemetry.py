@@ -2,9 +2,10 @@
 
 Imports ``opentelemetry-api`` only, only if it is installed, and only when a client is built.
 A :class:`Recorder` decides once, when its client is built, whether anything is recorded
-(:attr:`Recorder.on`); when it is not, every hook is a check of that flag. Nothing here ever sees a form body, a key, a salt or a
-signature: attributes are built from the endpoint, the attempt number, the HTTP status, the
-error's class and code and (if the user opts in) the order id.
+(:attr:`Recorder.on`); when it is not, every hook is a check of that flag. Nothing here ever
+sees a form body, a key, a salt or a signature: attributes are built from the endpoint, the
+attempt number, the HTTP status, the error's class and code and (if the user opts in) the
+order id.
 """
 
 from __future__ import annotations
