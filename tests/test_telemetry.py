@@ -8,6 +8,7 @@ import contextlib
 import logging
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -496,3 +497,38 @@ def test_cli_serves_batch_metrics_to_prometheus(tmp_path: Path) -> None:
     # The port is closed again once the command is done.
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
         pass
+
+
+def test_metrics_port_without_the_prometheus_extra_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.prometheus", None)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"order_id,amount,card_number,description\nQ-1,10.00,{CARD},x\n")
+    for command in (["run", str(rows)], ["resume", str(tmp_path / "rows.csv")]):
+        result = CliRunner().invoke(cli, ["payouts", *command, "--help"])
+        assert "--metrics-port" in result.output
+    result = CliRunner().invoke(
+        cli, ["payouts", "run", str(rows), "--emulator", "--metrics-port", "9"]
+    )
+    assert result.exit_code == 2
+    assert "freedompay-async[prometheus]" in result.output
+    assert not (tmp_path / "rows.csv.journal").exists()  # nothing started
+
+
+def test_global_providers_set_before_the_client_are_used() -> None:
+    code = """
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from freedompay_async import FreedomPayClient
+
+assert not FreedomPayClient("1", "key")._telemetry.on
+trace.set_tracer_provider(TracerProvider())
+metrics.set_meter_provider(MeterProvider())
+assert FreedomPayClient("1", "key")._telemetry.on
+"""
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
