@@ -14,15 +14,12 @@ hooks themselves. Usage: ``python benchmarks/bench_telemetry.py [--calls 3000] [
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
-import multiprocessing
-import socket
 import statistics
 from collections.abc import Sequence
 from decimal import Decimal
 
-from bench_core import KEY, MERCHANT, _measure, _wait_ready, serve
+from bench_core import KEY, MERCHANT, _measure, against_trivial_gateway
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -78,20 +75,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,), daemon=True)
-    server.start()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        asyncio.run(_wait_ready(url))
-        rounds = [
-            asyncio.run(run_round(url, args.calls, args.concurrency)) for _ in range(args.rounds)
-        ]
-    finally:
-        server.terminate()
-        server.join()
+    rounds = against_trivial_gateway(run_round, args.calls, args.concurrency, args.rounds)
     median = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
     print(
         f"payouts.to_card, client CPU µs per call (median of {args.rounds} rounds, "
