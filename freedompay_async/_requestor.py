@@ -35,6 +35,7 @@ from ._endpoints import Endpoint, KeyKind
 from ._telemetry import Recorder, attempt_outcome
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
+    AnswerMismatch,
     ConfigurationError,
     FreedomPayError,
     GatewayError,
@@ -177,19 +178,38 @@ def _error_code(fields: Mapping[str, object]) -> int | None:
 
 
 async def _read_body(response: ClientResponse, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes *after* decompression.
+
+    ``Content-Length`` counts the bytes on the wire; with ``Content-Encoding: gzip`` a small
+    body can inflate to gigabytes, so the decompressed bytes are counted as they arrive.
+    """
     length = response.content_length
-    if length is not None:
-        if length > limit:
-            raise MalformedResponse(f"answer of {length} bytes exceeds {limit}", raw=b"")
-        return await response.read()
+    if length is not None and length > limit:
+        raise MalformedResponse(f"answer of {length} bytes exceeds {limit}", raw=b"")
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
         size += len(chunk)
-        chunks.append(chunk)
         if size > limit:
-            raise MalformedResponse(f"answer exceeds {limit} bytes", raw=b"".join(chunks)[:4096])
-    return b"".join(chunks)
+            head = b"".join(chunks)[:4096]
+            response.close()  # stop inflating the rest
+            raise MalformedResponse(f"answer exceeds {limit} bytes", raw=head)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _foreign_identifier(call: _Call, fields: Mapping[str, object]) -> str | None:
+    """The identifier in which a verified answer names another request than ``call``.
+
+    (Payment ids are checked where they name the same payment: a refund answers with its own.)
+    """
+    merchant = fields.get("pg_merchant_id")
+    if isinstance(merchant, str) and merchant and merchant != call.merchant_id:
+        return "pg_merchant_id"
+    order = fields.get("pg_order_id")
+    if call.order_id is not None and isinstance(order, str) and order and order != call.order_id:
+        return "pg_order_id"
+    return None
 
 
 def _looks_like_xml(body: bytes) -> bool:
@@ -438,6 +458,9 @@ class Requestor:
                 raw=body,
                 endpoint=path,
             )
+        foreign = _foreign_identifier(call, fields)
+        if foreign is not None:
+            raise AnswerMismatch(foreign, raw=body, endpoint=path)
         # Where pg_status describes the transaction (payout_status v1), "error" is a result;
         # an error code says the request itself failed (e.g. 11068, payment not found).
         if is_error and (not call.endpoint.status_is_outcome or code):

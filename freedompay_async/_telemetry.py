@@ -21,8 +21,10 @@ from .errors import (
     ConfigurationError,
     GatewayError,
     GatewayOutcomeUnknown,
+    PayoutDeclined,
     ProtocolError,
     RequestNotSent,
+    SecretKeyRejected,
     UnexpectedHTTPStatus,
     ValidationError,
 )
@@ -403,6 +405,8 @@ def _failed_payout_state(error: BaseException, reconciling: bool) -> str | None:
 
     if isinstance(error, PayoutPending):
         return "pending"
+    if isinstance(error, (PayoutDeclined, SecretKeyRejected)):
+        return "error"  # declined, final; or our key was refused: nothing was paid
     if isinstance(error, (ValidationError, ConfigurationError)):
         return None  # nothing was sent
     if isinstance(error, RequestNotSent):

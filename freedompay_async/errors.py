@@ -19,12 +19,16 @@ Messages never contain secrets or full card numbers; raw bodies are kept on the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ._masking import mask_card_numbers
 
+if TYPE_CHECKING:
+    from .payouts import Payout
+
 __all__ = [
     "AMBIGUOUS",
+    "AnswerMismatch",
     "BadSignature",
     "CallbackError",
     "CallbackSignatureError",
@@ -39,10 +43,13 @@ __all__ = [
     "LimitExceeded",
     "MalformedCallback",
     "MalformedResponse",
+    "OrderExists",
     "OutcomeUnknown",
+    "PayoutDeclined",
     "ProtocolError",
     "RejectionNotAllowed",
     "RequestNotSent",
+    "SecretKeyRejected",
     "SignatureMismatch",
     "TransactionCancelled",
     "TransactionExpired",
@@ -127,12 +134,45 @@ class UnsignedResponse(ProtocolError):
     """The answer has no ``pg_sig`` and is not the documented unsigned "unknown merchant" error."""
 
 
+class AnswerMismatch(ProtocolError):
+    """A validly signed answer about another request: its ``pg_order_id``, ``pg_merchant_id``
+    or ``pg_payment_id`` is not the one asked about (a replay, a proxy mix-up, a gateway bug).
+
+    For money movement it is as ambiguous as a lost answer: the status endpoint is asked.
+    ``field`` names the identifier that differs.
+    """
+
+    def __init__(self, field: str, *, raw: bytes, endpoint: str = "") -> None:
+        self.field = field
+        super().__init__(f"the answer's {field} is not the request's", raw=raw, endpoint=endpoint)
+
+
 class UnexpectedHTTPStatus(ProtocolError):
     """The gateway (or something in front of it) answered with a non-200 HTTP status."""
 
     def __init__(self, status: int, *, raw: bytes, endpoint: str = "") -> None:
         self.status = status
         super().__init__(f"HTTP {status} instead of a gateway answer", raw=raw, endpoint=endpoint)
+
+
+class SecretKeyRejected(FreedomPayError):
+    """The gateway refuses our signature and its answers do not verify with our key: the secret
+    key (``key``: ``"payment"`` or ``"payout"``) is wrong, so nothing was done.
+
+    Raised when a create answer and then a status answer both fail verification while carrying
+    the gateway's bad-signature code: a request signed with a wrong key cannot have been
+    accepted. Fix the key; the operation can then be sent again under the same order id.
+    """
+
+    def __init__(self, *, key: str, endpoint: str, order_id: str | None = None) -> None:
+        self.key = key
+        self.endpoint = endpoint
+        self.order_id = order_id
+        order = f" (order {order_id})" if order_id else ""
+        super().__init__(
+            f"{endpoint}{order}: the gateway refuses our signature and its answers do not "
+            f"verify: check the {key} secret key (nothing was paid)"
+        )
 
 
 class CallbackError(FreedomPayError):
@@ -274,6 +314,33 @@ class GatewayOutcomeUnknown(GatewayError):
     codes = frozenset({9999})
 
 
+class OrderExists(GatewayError):
+    """The gateway already holds an operation with this ``pg_order_id`` (emulator code 10101;
+    the real gateway's code is not published). For a create, the best evidence that the
+    payout exists: the client asks the status endpoint instead of reporting a refusal."""
+
+    codes = frozenset({10101})
+
+
+class PayoutDeclined(GatewayError):
+    """The payout ended in ``error`` after ``process`` (or as the status endpoint reported it
+    after a lost answer): final, nothing was paid. ``payout`` is the gateway's last report;
+    ``code`` / ``description`` are the gateway's where it gave them."""
+
+    def __init__(self, payout: Payout) -> None:
+        self.payout = payout
+        self.order_id = payout.order_id
+        self.payment_id = payout.payment_id
+        answer = payout.raw
+        super().__init__(
+            payout.error_code,
+            payout.error_description or f"payout {payout.order_id} was declined",
+            raw=answer.raw,
+            fields=dict(answer.fields),
+            endpoint=answer.endpoint,
+        )
+
+
 _BY_CODE: dict[int, type[GatewayError]] = {
     code: cls
     for cls in (
@@ -289,6 +356,7 @@ _BY_CODE: dict[int, type[GatewayError]] = {
         CustomerError,
         InternalGatewayError,
         GatewayOutcomeUnknown,
+        OrderExists,
     )
     for code in cls.codes
 }

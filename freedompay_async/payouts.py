@@ -2,10 +2,16 @@
 
 Rules (shared/API-NOTES.md sections 3, 5, 6):
 
-* a create call is sent again only when it certainly did not reach the gateway, or when the
-  gateway says (signed) that it does not know the order - after a grace period;
-* any other ambiguous outcome is resolved by asking the status endpoint by order id; if that
-  cannot be learnt before the deadline, :class:`PayoutOutcomeUnknown` is raised;
+* a create call is sent once. It is sent again only when it certainly did not reach the gateway
+  (the requestor's own retries of ``RequestNotSent``); a single call never re-sends after an
+  ambiguous outcome, whatever the status endpoint says - a signed "not found" can lag the
+  create. Only the batch journal may send a row again (see :mod:`freedompay_async.batch`);
+* an ambiguous outcome (lost or untrustworthy answer, "outcome unknown", "order exists") is
+  resolved by asking the status endpoint by order id; if that cannot be learnt before the
+  deadline, :class:`PayoutOutcomeUnknown` is raised - never a refusal, never "not sent";
+* a :class:`~freedompay_async.errors.GatewayError` from a create call means the gateway refused
+  the create, or (:class:`~freedompay_async.errors.PayoutDeclined`) the payout ended in
+  ``error``: final, nothing was paid;
 * ``process`` is not final: :meth:`Payouts.wait` polls with backoff until the payout is final or
   the deadline passes (:class:`PayoutPending`, never a failure).
 """
@@ -24,7 +30,6 @@ import anyio
 import attrs
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     retry_if_exception_type,
     retry_if_result,
     stop_after_delay,
@@ -36,15 +41,23 @@ from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_in
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from ._telemetry import operation
+from ._wire import parse_xml
 from .errors import (
-    AMBIGUOUS,
+    AnswerMismatch,
     BadSignature,
     FreedomPayError,
     GatewayError,
     GatewayOutcomeUnknown,
+    MalformedResponse,
+    OrderExists,
     OutcomeUnknown,
+    PayoutDeclined,
     ProtocolError,
+    RequestNotSent,
+    SecretKeyRejected,
+    SignatureMismatch,
     TransactionNotFound,
+    TransportError,
     UnexpectedHTTPStatus,
     UnknownMerchant,
     ValidationError,
@@ -114,19 +127,27 @@ class Payout:
         return self.state in (PayoutState.SUCCESS, PayoutState.ERROR)
 
     @classmethod
-    def from_answer(cls, order_id: str, answer: GatewayResponse) -> Payout:
-        """From a create answer (``pg_status``) or a status answer (``pg_payment_status``)."""
+    def from_answer(
+        cls, order_id: str, answer: GatewayResponse, *, state_field: str = "pg_status"
+    ) -> Payout:
+        """From a create answer or a status answer; ``state_field`` names the field holding
+        the payout's state (``pg_payment_status`` in ``payout_status2``-style answers, where
+        ``pg_status`` is only the request's status).
+
+        An answer without that field is malformed, never a success.
+        """
         fields = answer.fields
-        if "pg_payment_status" in fields:  # payout_status2: pg_status is the request's status
-            state = PayoutState(fields["pg_payment_status"])
-        else:
-            state = PayoutState(fields.get("pg_status"))
+        word = fields.get(state_field)
+        if not isinstance(word, str) or not word:
+            raise MalformedResponse(
+                f"payout answer has no {state_field}", raw=answer.raw, endpoint=answer.endpoint
+            )
         amount = fields.get("pg_payment_amount") or fields.get("pg_amount")
         description = fields.get("pg_error_description")
         return cls(
             order_id=str(fields.get("pg_order_id") or order_id),
             payment_id=to_int(fields.get("pg_payment_id")),
-            state=state,
+            state=PayoutState(word),
             amount=to_decimal(amount),
             balance=to_decimal(fields.get("pg_balance")),
             card_hash=fields.get("pg_card_hash") or None,
@@ -168,21 +189,19 @@ class PayoutPolicy:
 
     Polls wait a random time up to ``poll_initial * 2**n`` seconds, capped at ``poll_max``
     (the docs ask for 1.5-2 s between calls about one payment). ``wait_deadline`` bounds waiting
-    for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous outcome, and
-    ``not_found_grace`` how long the gateway must keep saying "not found" before re-sending.
+    for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous outcome.
+
+    ``not_found_grace`` is used only by the batch journal's resume: a row may be sent again
+    when the gateway says (signed, freshly) that it does not know the order *and* the row's
+    last send started longer ago than this. A status endpoint can lag a create, so the default
+    is long (15 minutes); a single call never re-sends at all.
     """
 
     poll_initial: float = 1.0
     poll_max: float = 30.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
-    not_found_grace: float = 60.0
-
-
-def _last_payout(state: RetryCallState) -> Payout | None:
-    """What polling learnt last when it ran out of time (None if the last poll failed)."""
-    outcome = state.outcome
-    return None if outcome is None or outcome.failed else outcome.result()
+    not_found_grace: float = 900.0
 
 
 def _api_of(endpoint: Endpoint) -> Literal["gateway", "merchant"]:
@@ -203,13 +222,22 @@ def _time_limit(limit: datetime | None) -> str:
     return limit.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _refuses_v2(exc: UnexpectedHTTPStatus | GatewayError) -> bool:
-    """Whether an error from ``payout_status2`` means "v2 is not available here"."""
-    if isinstance(exc, UnexpectedHTTPStatus):
-        return exc.status in (404, 405, 501)
-    return not isinstance(
-        exc, (TransactionNotFound, GatewayOutcomeUnknown, UnknownMerchant, BadSignature)
-    )
+#: HTTP statuses by which a gateway refuses ``payout_status2`` itself (the method is not
+#: there): only these switch the client to ``payout_status`` v1. No gateway error code for
+#: "unknown method" is documented, so no signed error switches versions.
+_V2_REFUSED = frozenset({404, 405, 501})
+
+
+def _says_bad_signature(exc: FreedomPayError) -> bool:
+    """Whether an answer that failed verification carries the gateway's bad-signature code."""
+    if not isinstance(exc, SignatureMismatch):
+        return False
+    try:
+        fields = parse_xml(exc.raw).fields
+    except ProtocolError:
+        return False
+    code = fields.get("pg_error_code")
+    return isinstance(code, str) and code.isdigit() and int(code) in BadSignature.codes
 
 
 class Payouts:
@@ -389,22 +417,24 @@ class Payouts:
     @operation("payouts.status", poll=True)
     async def status(
         self,
-        *,
         order_id: str,
+        *,
         payment_id: int | None = None,
         version: int | None = None,
         api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
-        """The payout's current state.
+        """The payout's current state, as the gateway reports it (a failed payout is returned
+        with ``state=ERROR``, not raised).
 
         ``api="merchant"`` asks the Merchant API's ``api/payment_status2`` (for payouts made
         through ``api/*``); the rest of this describes the Gateway API.
 
-        By default ``payout_status2``, falling back to ``payout_status`` for good once the
-        gateway refuses v2 for this merchant (HTTP 404/405/501, or a signed error other than
-        "not found"); ``version=1`` or ``2`` forces one. Raises
-        :class:`~freedompay_async.errors.TransactionNotFound` when the gateway does not know
-        the order.
+        By default ``payout_status2``, falling back to ``payout_status`` for good only when the
+        gateway refuses v2 itself (HTTP 404/405/501); ``version=1`` or ``2`` forces one. Raises
+        :class:`~freedompay_async.errors.TransactionNotFound` when the gateway does not know the
+        order (weak evidence: the status can lag a create), and
+        :class:`~freedompay_async.errors.AnswerMismatch` when the answer is about another
+        order, merchant or payment.
         """
         if version not in (None, 1, 2):
             raise ValidationError("version", "payout status versions are 1 and 2")
@@ -412,19 +442,32 @@ class Payouts:
         if payment_id is not None:
             params["pg_payment_id"] = payment_id
         if api == "merchant":
-            return Payout.from_answer(
-                order_id, await self._client.call(self._MERCHANT_STATUS2, params)
+            answer = await self._client.call(self._MERCHANT_STATUS2, params)
+            if answer.get("pg_payment_id") == "0":  # M8: 0 means "not found (yet)"
+                raise TransactionNotFound(
+                    None,
+                    "payment id 0: not found",
+                    raw=answer.raw,
+                    fields=dict(answer.fields),
+                    endpoint=answer.endpoint,
+                )
+            return _same_payment(
+                Payout.from_answer(order_id, answer, state_field="pg_payment_status"), payment_id
             )
         if version == 1 or (version is None and self._status_v2_refused):
-            return Payout.from_answer(order_id, await self._client.call(self._STATUS, params))
+            answer = await self._client.call(self._STATUS, params)
+            return _same_payment(Payout.from_answer(order_id, answer), payment_id)
         try:
             answer = await self._client.call(self._STATUS2, params)
-        except (UnexpectedHTTPStatus, GatewayError) as exc:
-            if version == 2 or not _refuses_v2(exc):
+        except UnexpectedHTTPStatus as exc:
+            if version == 2 or exc.status not in _V2_REFUSED:
                 raise
             self._status_v2_refused = True
             answer = await self._client.call(self._STATUS, params)
-        return Payout.from_answer(order_id, answer)
+            return _same_payment(Payout.from_answer(order_id, answer), payment_id)
+        return _same_payment(
+            Payout.from_answer(order_id, answer, state_field="pg_payment_status"), payment_id
+        )
 
     @operation("payouts.balance")
     async def balance(self, currency: str | None = None) -> Balance:
@@ -447,24 +490,35 @@ class Payouts:
     ) -> Payout:
         """Poll the status of an existing payout until it is final (``process`` is not).
 
-        ``api`` is the API the payout was made through (see :meth:`status`). Raises
-        :class:`PayoutPending` at the policy's ``wait_deadline``.
+        ``api`` is the API the payout was made through (see :meth:`status`). Returns the
+        successful payout; raises :class:`~freedompay_async.errors.PayoutDeclined` when it ends
+        in ``error`` and :class:`PayoutPending` at the policy's ``wait_deadline``. A failed poll
+        (unreachable, untrustworthy answer, a signed "not found" or a transient gateway error)
+        says nothing about the payout: polling goes on.
         """
         policy = self.policy
         if payout is not None and payout.is_final:
-            return payout
+            return _final(payout)
+        latest = payout
+        payment_id = payout.payment_id if payout is not None else None
+
+        async def poll() -> Payout:
+            nonlocal latest
+            latest = await self.status(order_id, payment_id=payment_id, api=api)
+            return latest
+
         retrying = AsyncRetrying(
             stop=stop_after_delay(policy.wait_deadline),
             wait=wait_random_exponential(multiplier=policy.poll_initial, max=policy.poll_max),
             retry=retry_if_result(lambda current: not current.is_final)
-            | retry_if_exception_type(AMBIGUOUS),
+            | retry_if_exception_type(_POLL_FAILURES),
             sleep=anyio.sleep,
-            retry_error_callback=_last_payout,
+            retry_error_callback=lambda _: None,
         )
-        latest: Payout | None = await retrying(self.status, order_id=order_id, api=api)
-        if latest is None or not latest.is_final:
+        final: Payout | None = await retrying(poll)
+        if final is None:
             raise PayoutPending(order_id, latest.payment_id if latest else None)
-        return latest
+        return _final(final)
 
     async def _create_and_wait(
         self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str, wait: bool
@@ -475,36 +529,71 @@ class Payouts:
         return payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
-        """Create once; resolve an ambiguous outcome through the status endpoint."""
-        started = time.monotonic()
-        not_found_since: float | None = None
+        """Send the create call once; resolve an ambiguous outcome through the status."""
         try:
-            return Payout.from_answer(order_id, await self._client.call(endpoint, params))
-        except AMBIGUOUS:
-            self._client._telemetry.reconciling(endpoint.path)
+            return _final(Payout.from_answer(order_id, await self._client.call(endpoint, params)))
+        except (OrderExists, GatewayOutcomeUnknown, UnknownMerchant) as exc:
+            # "Order exists" says the payout is there; 9999 says "ask the status"; an unsigned
+            # "unknown merchant" proves nothing. None of them is a refusal of this create.
+            ambiguous: FreedomPayError = exc
+        except (GatewayError, RequestNotSent):
+            raise  # a signed refusal; or certainly not sent (on every attempt)
+        except (OutcomeUnknown, ProtocolError) as exc:
+            ambiguous = exc
+        return await self._reconcile(endpoint, order_id, ambiguous)
+
+    async def _reconcile(
+        self, endpoint: Endpoint, order_id: str, ambiguous: FreedomPayError
+    ) -> Payout:
+        """Ask the status until it shows the payout; never send the create again.
+
+        A poll that failed (not sent, unanswered, untrustworthy, "not found", a transient
+        error) says nothing about the payout, so asking goes on until the deadline, then
+        :class:`PayoutOutcomeUnknown`. Only a wrong key is concluded early: when the create's
+        answer and a status answer both fail verification carrying the bad-signature code,
+        the gateway refused requests signed with our key - nothing was paid.
+        """
+        self._client._telemetry.reconciling(endpoint.path)
+        policy = self.policy
         api = _api_of(endpoint)
+        deadline = time.monotonic() + policy.reconcile_deadline
+        key_refused = _says_bad_signature(ambiguous)
+        last = ambiguous
         polls = 0
-        while time.monotonic() - started < self.policy.reconcile_deadline:
-            await anyio.sleep(_poll_delay(self.policy, polls))
+        while time.monotonic() < deadline:
+            await anyio.sleep(_poll_delay(policy, polls))
             polls += 1
             try:
-                return await self.status(order_id=order_id, api=api)
-            except TransactionNotFound:
-                now = time.monotonic()
-                not_found_since = not_found_since if not_found_since is not None else now
-                if now - not_found_since < self.policy.not_found_grace:
-                    continue
-            except AMBIGUOUS:
+                payout = await self.status(order_id, api=api)
+            except _POLL_FAILURES as exc:
+                if key_refused and _says_bad_signature(exc):
+                    raise SecretKeyRejected(
+                        key=endpoint.key, endpoint=endpoint.path, order_id=order_id
+                    ) from ambiguous
+                last = exc
                 continue
-            # The gateway has said, signed, for the whole grace period that it does not know
-            # this order: sending it again (same order id) cannot pay twice.
-            not_found_since = None
-            try:
-                return Payout.from_answer(order_id, await self._client.call(endpoint, params))
-            except AMBIGUOUS:
-                continue
+            return _final(payout)
         raise PayoutOutcomeUnknown(
-            "the status endpoint could not confirm the payout before the deadline",
+            "the status endpoint could not confirm the payout before the deadline "
+            f"(first: {type(ambiguous).__name__}; last: {type(last).__name__})",
             endpoint=endpoint.path,
             order_id=order_id,
-        )
+        ) from last
+
+
+def _same_payment(payout: Payout, payment_id: int | None) -> Payout:
+    """``payout``, if it is the payment asked about (the order id is checked on every answer)."""
+    if payment_id is not None and payout.payment_id not in (None, payment_id):
+        raise AnswerMismatch("pg_payment_id", raw=payout.raw.raw, endpoint=payout.raw.endpoint)
+    return payout
+
+
+#: What a status poll can fail with without saying anything about the payout.
+_POLL_FAILURES = (TransportError, ProtocolError, GatewayError)
+
+
+def _final(payout: Payout) -> Payout:
+    """``payout``, unless it ended in ``error``: declines have one channel, the exception."""
+    if payout.state is PayoutState.ERROR:
+        raise PayoutDeclined(payout)
+    return payout

@@ -96,7 +96,8 @@ async def test_mixed_outcomes(
         "R-6": RowState.SUCCESS,
     }
     codes = {row.order_id: row.error_code for row in report.rows if row.error_code}
-    assert codes == {"R-1": 10000, "R-2": 8888, "R-5": 420}
+    # process -> error carries the decline code too: one channel for declines
+    assert codes == {"R-1": 10000, "R-2": 8888, "R-4": 10001, "R-5": 420}
     assert report.rows[5].error_description == "Limit exceeded"
     assert report.counts[RowState.SUCCESS] == 3
     assert report.stopped is None
@@ -153,11 +154,19 @@ async def test_a_lost_answer_with_status_down_is_unknown_until_resumed(
     assert_matches_the_emulator(resumed, emu)
 
 
-async def test_a_request_dropped_before_processing_is_sent_again_safely(
-    freedompay_emulator: Emulator, client: FreedomPayClient
+async def test_a_request_dropped_before_processing_is_sent_again_only_by_the_journal(
+    freedompay_emulator: Emulator, client: FreedomPayClient, tmp_path: Path
 ) -> None:
     freedompay_emulator.faults.add(Fault.drop_before(endpoint=CREATE, order_id="R-0", times=1))
-    report = await run_payout_batch(client, rows_for([OK_CARD, PROCESS_OK]), post_link=POST_LINK)
+    rows = rows_for([OK_CARD, PROCESS_OK])
+    journal = tmp_path / "j.sqlite"
+    report = await run_payout_batch(client, rows, journal=journal, post_link=POST_LINK)
+    # The run itself never re-sends an ambiguous create: the row stays in doubt.
+    assert report.rows[0].state is RowState.UNKNOWN
+    assert freedompay_emulator.created_count("R-0") == 0
+    await anyio.sleep(client.payouts.policy.not_found_grace)
+    # The resume: signed "not found" and the last send older than the grace -> sent again.
+    report = await run_payout_batch(client, rows, journal=journal)
     assert report.all_succeeded
     assert_matches_the_emulator(report, freedompay_emulator)
     dropped = [r for r in freedompay_emulator.fault_records if r.order_id == "R-0"]

@@ -39,8 +39,10 @@ from ..errors import (
     GatewayError,
     GatewayOutcomeUnknown,
     OutcomeUnknown,
+    PayoutDeclined,
     ProtocolError,
     RequestNotSent,
+    SecretKeyRejected,
     SignatureMismatch,
     TransactionNotFound,
     UnknownMerchant,
@@ -223,6 +225,14 @@ class _Run:
         except RequestNotSent as exc:
             self._record(order_id, RowState.PENDING, detail=f"certainly not sent: {exc}")
             return None
+        except SecretKeyRejected as exc:
+            # Nothing was paid; every row would fail the same way.
+            self._record(order_id, RowState.PENDING, detail=str(exc))
+            self.stop(f"the gateway refuses our signature: check the {exc.key} secret key")
+            return None
+        except PayoutDeclined as exc:
+            self._declined(order_id, exc)
+            return None
         except GatewayError as exc:
             self._refused(order_id, exc)
             return None
@@ -295,6 +305,15 @@ class _Run:
                 detail=detail,
             )
 
+    def _declined(self, order_id: str, exc: PayoutDeclined) -> None:
+        self._record(
+            order_id,
+            RowState.ERROR,
+            payment_id=exc.payment_id,
+            error_code=exc.code,
+            error_description=exc.description or None,
+        )
+
     def _answered(self, order_id: str, payout: Payout) -> Payout | None:
         """Record what the gateway said about a payout; return it when it is in ``process``."""
         state = _BY_PAYOUT_STATE[payout.state]
@@ -319,6 +338,8 @@ class _Run:
                 final = await self.client.payouts.wait(order_id, payout)
             except PayoutPending:
                 self._record(order_id, RowState.PROCESS, detail="still in process at the deadline")
+            except PayoutDeclined as exc:
+                self._declined(order_id, exc)
             except FreedomPayError as exc:
                 self._record(order_id, RowState.PROCESS, detail=f"polling failed: {exc}")
             else:

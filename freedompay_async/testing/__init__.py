@@ -26,6 +26,7 @@ from ._gateway import SERVED_PATHS
 from ._notifier import GATEWAY_RETRY_DELAYS, TEST_RETRY_DELAYS, Delivery, DeliveryKind
 from ._payments import MOBILE_PROCESS_PHONE, MOBILE_TEST_CODE, MOBILE_TEST_PHONE
 from ._protocol import EmulatorSettings, ErrorCode, PayoutCardSave
+from ._proxy import OutageProxy
 from ._rules import TEST_CARD_RULES, Outcome, Rule, RuleBook
 from ._state import (
     CardPurpose,
@@ -62,6 +63,7 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "FaultRecord",
+    "OutageProxy",
     "Outcome",
     "Payment",
     "PaymentMethod",

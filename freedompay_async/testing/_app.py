@@ -10,6 +10,9 @@ page it is (``card/pay``): faults that spoil XML leave a page as it is, except a
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
+import zlib
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -19,6 +22,7 @@ from .._wire import parse_form, render_xml
 from ..signing import sign_xml
 from ._faults import Fault, FaultKind, FaultPlan
 from ._gateway import Answer, Gateway, Route
+from ._protocol import ErrorCode, _error
 
 __all__ = ["build_app"]
 
@@ -75,10 +79,41 @@ async def _received(request: web.Request) -> list[tuple[str, str]]:
     return pairs
 
 
+@functools.lru_cache(maxsize=4)
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip stream of ``size`` zero bytes, compressed piecewise (never held inflated)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(size >> 20)]
+    parts.append(packer.compress(bytes(size & ((1 << 20) - 1))))
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
 class _Dispatcher:
     def __init__(self, gateway: Gateway, faults: FaultPlan) -> None:
         self.gateway = gateway
         self.faults = faults
+        #: Per endpoint template, the last answer body of up to two orders (for replays).
+        self._recent: dict[str, list[tuple[str | None, bytes]]] = {}
+
+    def _lagging(self, fault: Fault, order_id: object) -> bool:
+        payout = self.gateway.state.payouts.get(order_id) if isinstance(order_id, str) else None
+        return payout is not None and time.monotonic() - payout.created_monotonic < fault.delay
+
+    def _remember(self, template: str, order_id: str | None, body: bytes) -> None:
+        recent = self._recent.setdefault(template, [])
+        if recent and recent[-1][0] != order_id:
+            del recent[:-1]
+        else:
+            recent.clear()
+        recent.append((order_id, body))
+
+    def _replayable(self, template: str, order_id: str | None) -> bytes | None:
+        for seen_order, body in self._recent.get(template, ()):
+            if seen_order != order_id:
+                return body
+        return None
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         routes = self.gateway.routes
@@ -94,22 +129,30 @@ class _Dispatcher:
         fields = parse_form(pairs)
         order_id = fields.get("pg_order_id")
         call_number = self.gateway.state.count_call(path)
+        order = order_id if isinstance(order_id, str) else None
+        template = route.endpoint.path
         fault: Fault | None = None
-        for applied in self.faults.take(
-            path,
-            order_id if isinstance(order_id, str) else None,
-            call_number,
-            template=route.endpoint.path,
-        ):
+        lagging = False
+        for applied in self.faults.take(path, order, call_number, template=template):
             if applied.kind is FaultKind.LATENCY:
                 await asyncio.sleep(applied.delay)
+            elif applied.kind is FaultKind.STATUS_LAG:
+                lagging = lagging or self._lagging(applied, order_id)
             else:
                 fault = applied
         if fault is not None and fault.kind is FaultKind.DROP_BEFORE:
             return _drop(request)
-        answer = self.gateway.handle(route, fields, pairs, path_merchant)
+        if lagging:  # the status does not know the payout yet (nothing is counted)
+            answer = _error(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        else:
+            answer = self.gateway.handle(route, fields, pairs, path_merchant)
         if fault is None:
-            return _respond(answer, _render(route, answer))
+            body = _render(route, answer)
+            self._remember(template, order, body)
+            return _respond(answer, body)
+        if fault.kind is FaultKind.REPLAY:
+            replayed = self._replayable(template, order)
+            return _respond(answer, replayed if replayed is not None else _render(route, answer))
         return await _faulty(request, route, answer, fault)
 
 
@@ -132,6 +175,21 @@ async def _faulty(
     if kind is FaultKind.MALFORMED_XML:
         body = _render(route, answer)
         return _respond(answer, body[: body.rindex(b"</")])
+    if kind is FaultKind.GZIP_BOMB:
+        return web.Response(
+            body=_gzip_bomb(fault.size),
+            headers={"Content-Encoding": "gzip"},
+            content_type="application/xml",
+        )
+    if kind is FaultKind.ANSWER:
+        fields = dict(fault.fields) if fault.replace else {**answer.fields, **dict(fault.fields)}
+        lie = Answer(fields, signed=fault.signed, sign_as=answer.sign_as)
+        return web.Response(
+            status=fault.status,
+            body=_render(route, lie),
+            content_type="application/xml",
+            charset="utf-8",
+        )
     if answer.html is not None:  # a page carries no signature to spoil
         return _html(_render(route, answer))
     if kind is FaultKind.BAD_SIGNATURE:

@@ -20,8 +20,9 @@ once:
 * an idempotency key reused with other parameters: :attr:`ErrorCode.IDEMPOTENCY_CONFLICT`;
   a request refused before anything was done (invalid field, unknown card) leaves its key
   unused, so the corrected request may carry the same key;
-* a failed payout's status answer carries no error code (none is documented); the
-  notification does carry ``pg_error_code`` / ``pg_error_description``;
+* a failed payout's ``payout_status2`` / ``api/payment_status2`` answer carries the decline's
+  ``pg_error_code`` / ``pg_error_description``, as its notification does (``payout_status``
+  v1 does not: there ``pg_status=error`` with a code means the request failed);
 * a payout's amount leaves the balance when it is accepted (``ok`` or ``process``) and comes
   back if a ``process`` payout ends in ``error``.
 """
@@ -423,31 +424,30 @@ class Gateway:
 
     def _status_v1(self, fields: Fields) -> Answer:
         payout, status = self._polled(fields)
-        return Answer(
-            {
-                "pg_status": status,
-                "pg_payment_id": str(payout.payment_id),
-                "pg_merchant_id": self.settings.merchant_id,
-                "pg_order_id": payout.order_id,
-                "pg_amount": _money(payout.amount),
-                "pg_datetime": now_text(),
-            }
-        )
+        answer = {
+            "pg_status": status,
+            "pg_payment_id": str(payout.payment_id),
+            "pg_merchant_id": self.settings.merchant_id,
+            "pg_order_id": payout.order_id,
+            "pg_amount": _money(payout.amount),
+            "pg_datetime": now_text(),
+        }
+        # No decline code here: v1's pg_status=error with a code reads as a failed request.
+        return Answer(answer)
 
     def _status_v2(self, fields: Fields) -> Answer:
         payout, status = self._polled(fields)
-        return Answer(
-            {
-                "pg_status": "ok",
-                "pg_payment_status": status,
-                "pg_payment_id": str(payout.payment_id),
-                "pg_merchant_id": self.settings.merchant_id,
-                "pg_order_id": payout.order_id,
-                "pg_amount": _money(payout.amount),
-                "pg_net_amount": _money(payout.amount),
-                "pg_datetime": now_text(),
-            }
-        )
+        answer = {
+            "pg_status": "ok",
+            "pg_payment_status": status,
+            "pg_payment_id": str(payout.payment_id),
+            "pg_merchant_id": self.settings.merchant_id,
+            "pg_order_id": payout.order_id,
+            "pg_amount": _money(payout.amount),
+            "pg_net_amount": _money(payout.amount),
+            "pg_datetime": now_text(),
+        }
+        return Answer(_with_decline(answer, payout, status))
 
     def _balance(self, fields: Fields) -> Answer:
         currency = fields.get("pg_currency")
@@ -460,6 +460,14 @@ class Gateway:
                 else self.settings.currency,
             }
         )
+
+
+def _with_decline(answer: dict[str, str], payout: Payout, status: PayoutStatus) -> dict[str, str]:
+    """A status answer, with the decline's code and description when the payout failed."""
+    if status == "error" and payout.error_code is not None:
+        answer["pg_error_code"] = str(payout.error_code)
+        answer["pg_error_description"] = payout.error_description
+    return answer
 
 
 _UNSIGNED = frozenset({"pg_salt", "pg_sig"})

@@ -102,6 +102,8 @@ class Payout:
     error_code: int | None = None
     error_description: str = ""
     created_at: str = attrs.field(factory=now_text)
+    #: When it was created, on the event loop's clock (status lag faults count from it).
+    created_monotonic: float = attrs.field(factory=time.monotonic)
     finished_at: str | None = None
     polls: int = 0
     create_requests: int = 1
