@@ -239,6 +239,33 @@ async def test_refusal_and_process_then_wait(
     ]
 
 
+async def test_payouts_by_final_state(
+    freedompay_emulator: Emulator, client: FreedomPayClient, recorded: Recorded
+) -> None:
+    freedompay_emulator.rules.add(
+        Rule.process(then="error", error_code=10000, polls=1, order_id="S-declined")
+    )
+    freedompay_emulator.rules.add(Rule.process(polls=None, seconds=60, order_id="S-pending"))
+    freedompay_emulator.faults.add(Fault.drop_after_commit(endpoint=CREATE, order_id="S-unknown"))
+    freedompay_emulator.faults.add(Fault.http_error(503, endpoint=STATUS2, order_id="S-unknown"))
+    client.payouts.policy = attrs.evolve(FAST, wait_deadline=0.3, reconcile_deadline=0.3)
+    for order_id in ("S-declined", "S-pending", "S-unknown"):
+        with pytest.raises(FreedomPayError):
+            await pay(client, order_id, PROCESS_OK)
+    states = {
+        point["freedompay.payout.state"]: value
+        for point, value in recorded.points("freedompay.payouts")
+    }
+    assert states == {"error": 1, "pending": 1, "unknown": 1}
+    spans = {
+        attributes(span)["freedompay.payout.state"] for span in recorded.named("payouts.to_card")
+    }
+    assert spans == {"error", "pending", "unknown"}
+    assert all(
+        span.status.status_code is StatusCode.ERROR for span in recorded.named("payouts.to_card")
+    )
+
+
 async def test_nothing_recorded_without_a_provider_or_the_package(
     freedompay_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
