@@ -63,6 +63,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
+    session.run("python", "benchmarks/bench_batch_workers.py", "--rows", "4000")
     session.run("python", "benchmarks/bench_telemetry.py")
 
 
@@ -74,4 +75,7 @@ def bench_smoke(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_emulator.py", "--seconds", "1")
     session.run("python", "benchmarks/bench_payouts.py", "--payouts", "200", "--concurrency", "20")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "300", "--rounds", "1")
+    session.run(
+        "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
+    )
     session.run("python", "benchmarks/bench_telemetry.py", "--calls", "300", "--rounds", "1")

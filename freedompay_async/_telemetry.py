@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from yarl import URL
 
     from ._requestor import _Call
-    from .batch import Journal
+    from .batch._store import JournalStore
     from .client import FreedomPayClient
     from .telemetry import Telemetry
 
@@ -122,8 +122,8 @@ class _Instruments:
             unit="{request}",
             description="Status requests made to learn a payout's outcome.",
         )
-        #: Rows-by-state views of the batches running now, by batch.
-        self.batches: dict[int, tuple[dict[str, str], Mapping[Any, int]]] = {}
+        #: Rows-by-state views of the batches running now.
+        self.batches: dict[int, Mapping[Any, int]] = {}
         meter.create_observable_gauge(
             "freedompay.batch.rows",
             callbacks=[self._observe_batches],
@@ -132,11 +132,12 @@ class _Instruments:
         )
 
     def _observe_batches(self, options: CallbackOptions) -> Iterator[Observation]:
-        for attributes, counts in list(self.batches.values()):
+        totals: dict[str, int] = {}
+        for counts in list(self.batches.values()):
             for state, count in dict(counts).items():
-                yield otel_metrics.Observation(
-                    count, {**attributes, "freedompay.row.state": state.value}
-                )
+                totals[state.value] = totals.get(state.value, 0) + count
+        for state, count in totals.items():
+            yield otel_metrics.Observation(count, {"freedompay.row.state": state})
 
 
 _INSTRUMENTS: weakref.WeakKeyDictionary[Any, _Instruments] = weakref.WeakKeyDictionary()
@@ -152,17 +153,18 @@ def _instruments_for(provider: Any) -> _Instruments:
 class _Operation:
     """The facade operation (or batch row) running in this context."""
 
-    __slots__ = ("name", "payout", "reconciling", "span")
+    __slots__ = ("name", "payout", "poll_reason", "span")
 
     def __init__(self, name: str, span: Span | None, *, payout: bool) -> None:
         self.name = name
         self.span = span
         self.payout = payout
-        self.reconciling = False
+        #: Why a status request run inside this operation is made (``freedompay.poll.reason``).
+        self.poll_reason = "wait"
 
 
 _OPERATION: ContextVar[_Operation | None] = ContextVar("freedompay_operation", default=None)
-_BATCH: ContextVar[tuple[Journal, Span | None] | None] = ContextVar(
+_BATCH: ContextVar[tuple[JournalStore, Span | None] | None] = ContextVar(
     "freedompay_batch", default=None
 )
 
@@ -286,7 +288,7 @@ class Recorder:
         parent = _OPERATION.get()
         instruments = self._instruments
         if poll and parent is not None:
-            reason = "reconcile" if parent.reconciling else "wait"
+            reason = parent.poll_reason
             if parent.span is not None:
                 parent.span.add_event("freedompay.poll", {"freedompay.poll.reason": reason})
             if instruments is not None:
@@ -297,7 +299,7 @@ class Recorder:
             try:
                 result = await work
             except BaseException as exc:
-                state = _failed_payout_state(exc, current.reconciling)
+                state = _failed_payout_state(exc, current.poll_reason == "reconcile")
                 if span is not None:
                     span.set_attribute("error.type", _error_type(exc))
                     span.set_status(otel_trace.StatusCode.ERROR, type(exc).__name__)
@@ -336,7 +338,7 @@ class Recorder:
             return
         current = _OPERATION.get()
         if current is not None:
-            current.reconciling = True
+            current.poll_reason = "reconcile"
             if current.span is not None:
                 current.span.add_event("freedompay.reconcile", {"freedompay.endpoint": endpoint})
                 current.span.set_attribute("freedompay.reconciled", True)
@@ -346,19 +348,18 @@ class Recorder:
     # -- batches ----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def batch(self, journal: Journal) -> Iterator[None]:
+    def batch(self, journal: JournalStore, rows: int) -> Iterator[None]:
         """A span over one batch run, and its rows by state in ``freedompay.batch.rows``."""
         if not self.on:
             yield
             return
-        attributes = {"freedompay.batch.source": journal.source or ""}
         with self._span("payouts.batch", None) as span:
             if span is not None:
-                span.set_attribute("freedompay.batch.rows", len(journal))
+                span.set_attribute("freedompay.batch.rows", rows)
             token = _BATCH.set((journal, span))
             instruments = self._instruments
             if instruments is not None:
-                instruments.batches[id(journal)] = (attributes, journal.counts)
+                instruments.batches[id(journal)] = journal.counts
             try:
                 yield
             finally:
@@ -370,8 +371,9 @@ class Recorder:
                         span.set_attribute(f"freedompay.batch.rows.{state.value}", count)
 
     @contextlib.contextmanager
-    def row(self, order_id: str, *, reconcile: bool) -> Iterator[None]:
-        """A span per batch row (its create or its reconciliation, then its polls)."""
+    def row(self, order_id: str, action: str) -> Iterator[None]:
+        """A span per batch row: ``action`` (``send``, ``ask`` first, ``reconcile``) and its
+        requests; a ``process`` row's polls follow as its children."""
         batch = _BATCH.get()
         if not self.on or batch is None:
             yield
@@ -379,14 +381,13 @@ class Recorder:
         journal, _ = batch
         with self._span("payouts.batch.row", order_id) as span:
             current = _Operation("payouts.batch.row", span, payout=False)
-            current.reconciling = reconcile
+            current.poll_reason = _ROW_POLL_REASONS.get(action, "wait")
             token = _OPERATION.set(current)
             try:
                 yield
             finally:
                 _OPERATION.reset(token)
                 if span is not None:
-                    action = "reconcile" if reconcile else "send"
                     span.set_attribute("freedompay.row.action", action)
                     span.set_attribute("freedompay.row.state", journal[order_id].state.value)
 
@@ -398,6 +399,10 @@ def _payout_state(result: object) -> str | None:
     if not isinstance(result, Payout) or result.state is PayoutState.PROCESS:
         return None  # not a payout, or wait=False: the payout is not final yet
     return str(result.state.value)
+
+
+#: A batch row's action -> why its status requests are made.
+_ROW_POLL_REASONS = {"ask": "preflight", "reconcile": "reconcile"}
 
 
 def _failed_payout_state(error: BaseException, reconciling: bool) -> str | None:

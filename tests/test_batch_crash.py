@@ -40,9 +40,9 @@ CARDS = (
     + ["5507841999732294", "4532676596620704"]  # process, then success / error
 )
 OPTIONS = [
-    "--concurrency", "20", "--quiet", "--timeout", "5",
+    "--concurrency", "20", "--quiet", "--timeout", "2",
     "--poll-initial", "0.02", "--poll-max", "0.1", "--reconcile-deadline", "5",
-    "--not-found-grace", "0.3",
+    "--not-found-grace", "2",
 ]  # fmt: skip
 
 

@@ -111,7 +111,8 @@ def test_transitions_are_committed_and_survive_reopening(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("path", "forbidden"),
     [
-        ([], RowState.SUCCESS),  # pending -> success: it was never sent
+        ([], RowState.PENDING),
+        ([RowState.SENDING, RowState.PROCESS], RowState.PENDING),  # it exists
         ([RowState.SENDING, RowState.SUCCESS], RowState.SENDING),  # final stays final
         ([RowState.SENDING, RowState.ERROR], RowState.PENDING),
         ([RowState.SENDING, RowState.PROCESS], RowState.SENDING),  # process: never re-sent

@@ -288,8 +288,16 @@ async def test_nothing_recorded_without_a_provider_or_the_package(
 # -- batches ------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite journal file, or a fresh PostgreSQL database (a worker's run)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "payouts.journal")
+    return str(request.getfixturevalue("postgres_url"))
+
+
 async def test_batch_spans_and_rows_by_state(
-    freedompay_emulator: Emulator, client: FreedomPayClient, recorded: Recorded
+    freedompay_emulator: Emulator, client: FreedomPayClient, recorded: Recorded, journal: str
 ) -> None:
     cards = [CARD, CARD, DECLINED, PROCESS_OK, CARD]
     rows = [
@@ -299,19 +307,24 @@ async def test_batch_spans_and_rows_by_state(
         )
         for i, card in enumerate(cards)
     ]
-    seen: list[dict[str, int]] = []
+    seen: list[tuple[dict[str, int], dict[str, int]]] = []
 
     def progress(counts: Mapping[RowState, int]) -> None:
-        if counts[RowState.PENDING] == counts[RowState.SENDING] == counts[RowState.PROCESS] == 0:
-            points = recorded.points("freedompay.batch.rows")
-            seen.append({point["freedompay.row.state"]: value for point, value in points})
+        points = recorded.points("freedompay.batch.rows")
+        gauge = {point["freedompay.row.state"]: value for point, value in points}
+        seen.append((gauge, {state.value: count for state, count in counts.items()}))
 
-    report = await run_payout_batch(client, rows, post_link=POST_LINK, on_progress=progress)
+    report = await run_payout_batch(
+        client, rows, journal=journal, post_link=POST_LINK, on_progress=progress
+    )
     assert report.counts[RowState.SUCCESS] == 4
     assert report.counts[RowState.ERROR] == 1
-    # While the batch ran, the gauge showed its rows by state; once it ended, it is gone.
-    assert seen
-    assert seen[-1] == {state.value: report.counts[state] for state in RowState}
+    # While the batch ran, the gauge showed the journal's rows by state, up to the last row;
+    # once the batch ended, it is gone.
+    assert len(seen) > 5
+    assert all(gauge == journal_counts for gauge, journal_counts in seen[1:])
+    assert seen[-1][0]["success"] == 4
+    assert seen[-1][0]["error"] == 1
     assert recorded.points("freedompay.batch.rows") == []
 
     (batch,) = recorded.named("payouts.batch")
@@ -321,11 +334,20 @@ async def test_batch_spans_and_rows_by_state(
     row_spans = recorded.named("payouts.batch.row")
     assert len(row_spans) == 5
     assert all(span.parent and span.parent.span_id == batch.context.span_id for span in row_spans)
+    # A row span ends with its action; a process row is then polled by a child payouts.wait.
     assert sorted(attributes(span)["freedompay.row.state"] for span in row_spans) == [
         "error",
-        *["success"] * 4,
+        "process",
+        *["success"] * 3,
     ]
-    assert {attributes(span)["freedompay.row.action"] for span in row_spans} == {"send"}
+    # A first run asks the status of each row before sending it (the status preflight).
+    assert {attributes(span)["freedompay.row.action"] for span in row_spans} == {"ask"}
+    assert recorded.total("freedompay.payout.polls", freedompay_poll_reason="preflight") == 5
+    (pending_row,) = (s for s in row_spans if attributes(s)["freedompay.row.state"] == "process")
+    (wait,) = recorded.named("payouts.wait")
+    assert wait.parent is not None
+    assert wait.parent.span_id == pending_row.context.span_id
+    assert attributes(wait)["freedompay.payout.state"] == "success"
     creates = recorded.named("payouts.to_card")
     assert all(
         any(span.parent and span.parent.span_id == row.context.span_id for row in row_spans)

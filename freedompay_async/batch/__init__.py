@@ -8,23 +8,13 @@
     print(report.counts)
 
 Running it again with the same journal resumes the batch without paying anything twice (see
-:mod:`freedompay_async.batch._journal` for the state machine). The ``freedompay`` command-line
+:mod:`freedompay_async.batch._store` for the state machine). The ``freedompay`` command-line
 tool (``pip install "freedompay-async[cli]"``) is a thin layer over this module.
 """
 
 from __future__ import annotations
 
-from ._journal import (
-    REPORT_COLUMNS,
-    BatchReport,
-    Journal,
-    JournalBusy,
-    JournalError,
-    JournalMismatch,
-    RowResult,
-    RowState,
-    Synchronous,
-)
+from ._postgres import PostgresJournal
 from ._rows import (
     COLUMNS,
     BadRows,
@@ -35,7 +25,18 @@ from ._rows import (
     payout_row,
     read_payout_rows,
 )
-from ._runner import PreflightError, run_payout_batch
+from ._runner import PreflightError, check_gateway, run_payout_batch
+from ._sqlite import Journal, Synchronous
+from ._store import (
+    REPORT_COLUMNS,
+    BatchReport,
+    JournalBusy,
+    JournalError,
+    JournalMismatch,
+    RowResult,
+    RowState,
+)
+from ._worker import PayoutWorker, submit_payout_batch
 
 __all__ = [
     "COLUMNS",
@@ -47,14 +48,18 @@ __all__ = [
     "JournalError",
     "JournalMismatch",
     "PayoutRow",
+    "PayoutWorker",
+    "PostgresJournal",
     "PreflightError",
     "RowProblem",
     "RowResult",
     "RowState",
     "RowsFormat",
     "Synchronous",
+    "check_gateway",
     "parse_payout_rows",
     "payout_row",
     "read_payout_rows",
     "run_payout_batch",
+    "submit_payout_batch",
 ]

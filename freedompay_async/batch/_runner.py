@@ -23,7 +23,6 @@ between learning an outcome and recording it, so a cancellation cannot fall in b
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import os
 import time
@@ -50,13 +49,15 @@ from ..errors import (
     ValidationError,
 )
 from ..payouts import Payout, PayoutOutcomeUnknown, PayoutPending, Payouts, PayoutState, _poll_delay
-from ._journal import BatchReport, Journal, JournalError, RowState, Synchronous
+from ._postgres import is_postgres_url
 from ._rows import PayoutRow
+from ._sqlite import Journal, SqliteStore, Synchronous
+from ._store import Action, BatchReport, JournalError, JournalStore, RowResult, RowState
 
 if TYPE_CHECKING:
     from ..client import FreedomPayClient
 
-__all__ = ["PreflightError", "run_payout_batch"]
+__all__ = ["PreflightError", "check_gateway", "run_payout_batch"]
 
 logger = logging.getLogger("freedompay_async.batch")
 
@@ -74,19 +75,41 @@ _BY_PAYOUT_STATE = {
 }
 
 
+class Pacer:
+    """At most ``rate`` requests per second (``None``: no limit), spaced evenly. The rate may
+    change while it runs (a PostgreSQL worker takes its share of the batch-wide rate)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._next = 0.0
+        self._lock = anyio.Lock()
+
+    async def wait(self) -> None:
+        if not self.rate:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1.0 / self.rate
+            if start > now:
+                await anyio.sleep(start - now)
+
+
 class _Run:
-    """One run over a journal's batch (a first run or a resume)."""
+    """One run over a journal's batch (a first run, a resume, or one worker of many): a fixed
+    pool of ``concurrency`` tasks, each taking the next claimed row until none is left."""
 
     def __init__(
         self,
         client: FreedomPayClient,
-        journal: Journal,
+        journal: JournalStore,
         rows: Mapping[str, PayoutRow],
         post_links: Mapping[str, str],
         *,
         concurrency: int,
         wait: bool,
         on_progress: Callable[[Mapping[RowState, int]], None] | None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -94,13 +117,21 @@ class _Run:
         self.post_links = post_links
         self.wait = wait
         self.on_progress = on_progress
-        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.concurrency = concurrency
+        self.pacer = pacer or Pacer(None)
         self.stopped: str | None = None
         #: A failure that ends the run (the journal cannot be written): raised at the end.
         self.fatal: JournalError | None = None
         self._stopping = anyio.Event()
-        self._producer = anyio.CancelScope()
         self._pollers: set[anyio.CancelScope] = set()
+        self._claimed: collections.deque[tuple[RowResult, Action]] = collections.deque()
+        self._claiming = anyio.Lock()
+        self._idle = 0
+        self._actions: dict[Action, Callable[[str], Awaitable[Payout | None]]] = {
+            "ask": self._ask_first,
+            "send": self._send_marked,
+            "reconcile": self._reconcile,
+        }
 
     # -- control -----------------------------------------------------------------------------
 
@@ -109,9 +140,13 @@ class _Run:
         if self.stopped is None:
             self.stopped = reason
         self._stopping.set()
-        self._producer.cancel()
         for scope in list(self._pollers):
             scope.cancel()
+
+    def _fail(self, exc: JournalError) -> None:
+        # Nothing more can be recorded, so nothing more may be sent.
+        self.fatal = self.fatal or exc
+        self.stop(f"the journal cannot be written: {exc}")
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless the run is stopped first; whether to carry on."""
@@ -129,7 +164,7 @@ class _Run:
         error_description: str | None = None,
         detail: str | None = None,
     ) -> None:
-        self.journal.transition(
+        self.journal.record(
             order_id,
             state,
             payment_id=payment_id,
@@ -143,80 +178,89 @@ class _Run:
     # -- the run -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        entries = self.journal.entries()
-        # Rows that may have reached the gateway are reconciled first, then the rest is sent.
-        in_doubt = [entry.order_id for entry in entries if entry.state.in_doubt]
-        pending = [entry.order_id for entry in entries if entry.state is RowState.PENDING]
         if self.on_progress is not None:
             self.on_progress(self.journal.counts)
-        reconcile, send = self._reconcile, self._send_marked  # bound once: compared by identity
-        queue = collections.deque(
-            itertools.chain(
-                ((order_id, reconcile) for order_id in in_doubt),
-                ((order_id, send) for order_id in pending),
-            )
-        )
         async with anyio.create_task_group() as group:
-            with self._producer:
-                while queue:
-                    token = object()
-                    await self.limiter.acquire_on_behalf_of(token)
-                    chunk = [(*queue.popleft(), token)]
-                    # Slots that are free now too: their "sending" marks share one commit.
-                    while queue and len(chunk) < _CHUNK and self.limiter.available_tokens >= 1:
-                        token = object()
-                        self.limiter.acquire_on_behalf_of_nowait(token)
-                        chunk.append((*queue.popleft(), token))
-                    try:
-                        with self.journal.held():
-                            for order_id, worker, _ in chunk:
-                                if worker is send:
-                                    self._record(order_id, RowState.SENDING)
-                    except JournalError as exc:
-                        for *_, token in chunk:
-                            self.limiter.release_on_behalf_of(token)
-                        self.fatal = self.fatal or exc
-                        self.stop(f"the journal cannot be written: {exc}")
-                        break
-                    # No await since the commit: every marked row is started.
-                    for order_id, worker, token in chunk:
-                        group.start_soon(self._slot, worker, order_id, token)
+            group.start_soon(self._flush_timer)
+            with self.client._telemetry.batch(self.journal, len(self.rows)):
+                async with anyio.create_task_group() as pollers, anyio.create_task_group() as pool:
+                    for _ in range(self.concurrency):
+                        pool.start_soon(self._slot, pollers)
+            group.cancel_scope.cancel()  # the rows are done: stop the timer
+        try:
+            await self.journal.flush()
+        except JournalError as exc:
+            self._fail(exc)
         if self.fatal is not None:
             raise self.fatal
 
-    async def _slot(
-        self,
-        worker: Callable[[str], Awaitable[Payout | None]],
-        order_id: str,
-        token: object | None,
-    ) -> None:
-        telemetry = self.client._telemetry
-        with telemetry.row(order_id, reconcile=worker == self._reconcile):
+    async def _flush_timer(self) -> None:
+        """Commit outcomes within the journal's flush interval even when no ``sending`` follows
+        (a resume whose slots only wait for the grace or poll)."""
+        while True:
+            await anyio.sleep(self.journal.flush_interval / 4)
             try:
-                payout = await worker(order_id)
-                if payout is not None and self.wait and not self._stopping.is_set():
-                    self.limiter.release_on_behalf_of(token)
-                    token = None
-                    await self._settle(order_id, payout)
+                await self.journal.flush_due()
             except JournalError as exc:
-                # Nothing more can be recorded, so nothing more may be sent.
-                self.fatal = self.fatal or exc
-                self.stop(f"the journal cannot be written: {exc}")
-            finally:
-                if token is not None:
-                    self.limiter.release_on_behalf_of(token)
+                self._fail(exc)
+                return
+
+    async def _next(self) -> tuple[RowResult, Action] | None:
+        """The next claimed row; claims as many rows as slots are waiting (their ``sending``
+        marks share one commit). ``None``: nothing left to act on, or the run stops."""
+        self._idle += 1
+        try:
+            async with self._claiming:
+                while not self._claimed and not self._stopping.is_set():
+                    self._claimed.extend(await self.journal.claim(max(1, self._idle)))
+                    if not self._claimed and not await self.journal.more_later():
+                        break
+                return self._claimed.popleft() if self._claimed else None
+        finally:
+            self._idle -= 1
+
+    async def _slot(self, pollers: anyio.abc.TaskGroup) -> None:
+        """One of the pool's tasks: rows one after the other; a ``process`` payout is handed to
+        a poller so the slot is free for the next row."""
+        while True:
+            try:
+                item = await self._next()
+            except JournalError as exc:
+                self._fail(exc)
+                return
+            if item is None:
+                return
+            entry, action = item
+            order_id = entry.order_id
+            try:
+                with self.client._telemetry.row(order_id, action):
+                    payout = await self._actions[action](order_id)
+                    if payout is not None and self.wait and not self._stopping.is_set():
+                        pollers.start_soon(self._settle, order_id, payout)  # polls: row's children
+                    else:
+                        self.journal.release(order_id)
+            except JournalError as exc:
+                self._fail(exc)
+                return
 
     # -- sending -----------------------------------------------------------------------------
 
     async def _send(self, order_id: str) -> Payout | None:
-        """Commit ``sending``, then :meth:`_send_marked`."""
-        self._record(order_id, RowState.SENDING)
+        """Commit ``sending``, then :meth:`_send_marked` (nothing when the row is no longer
+        ours: another worker took it over)."""
+        if await self.journal.mark_sending(order_id) is None:
+            return None
+        if self.on_progress is not None:
+            self.on_progress(self.journal.counts)
         return await self._send_marked(order_id)
 
     async def _send_marked(self, order_id: str) -> Payout | None:
         """Create the payout of a row whose ``sending`` is committed, once; record what is
         known. Returns the payout when it is in ``process`` (to be polled)."""
         assert self.journal[order_id].state is RowState.SENDING
+        if not self.journal.may_send:
+            return None  # fenced: the row stays in doubt for a live worker to reconcile
+        await self.pacer.wait()
         try:
             payout = await self._create(self.rows[order_id], self.post_links[order_id])
         except PayoutOutcomeUnknown as exc:
@@ -346,8 +390,30 @@ class _Run:
                 self._answered(order_id, final)
             finally:
                 self._pollers.discard(scope)
+                self.journal.release(order_id)
 
     # -- reconciling -------------------------------------------------------------------------
+
+    async def _ask_first(self, order_id: str) -> Payout | None:
+        """The status preflight of a row never sent from this journal: a payout the gateway
+        knows (the same file under another journal) is recorded from its answer; only a
+        signed "not found" lets the row be sent; anything else keeps it out of sending in
+        this run (``unknown``, asked again on resume)."""
+        try:
+            await self.pacer.wait()
+            payout = await self.client.payouts.status(order_id=order_id)
+        except TransactionNotFound:
+            return await self._send(order_id)
+        except (BadSignature, UnknownMerchant) as exc:
+            self.stop(f"the gateway refuses the status request (code {exc.code}): check the keys")
+            return None
+        except RequestNotSent:
+            return None  # nothing was asked, nothing sent: the row stays pending for a resume
+        except (FreedomPayError, OSError) as exc:
+            detail = f"status preflight not learnt: {type(exc).__name__}: {exc}"
+            self._record(order_id, RowState.UNKNOWN, detail=detail)
+            return None
+        return self._answered(order_id, payout)
 
     async def _reconcile(self, order_id: str) -> Payout | None:
         """Learn the outcome of a row that may have reached the gateway; send it again only
@@ -358,12 +424,16 @@ class _Run:
         while True:
             entry = self.journal[order_id]
             try:
+                await self.pacer.wait()
                 payout = await self.client.payouts.status(order_id=order_id)
             except TransactionNotFound:
-                if entry.state is RowState.PROCESS:
-                    # It answered "process" once, so it exists: never create it again.
+                # Signed, and from the answer just received. A row that answered "process"
+                # (or gave a payment id) exists: never create it again.
+                if entry.state is RowState.PROCESS or entry.payment_id is not None:
                     self._record(order_id, RowState.UNKNOWN, detail="in process, now not found")
                     return None
+                # The grace counts from the start of the last send, never from the first
+                # "not found": a status that lags the create must not cause a second payout.
                 since = time.time() - (entry.send_started_at or 0.0)
                 if since >= policy.not_found_grace:
                     return await self._send(order_id)
@@ -394,7 +464,7 @@ class PreflightError(FreedomPayError):
     gateway): nothing was sent. ``__cause__`` is the client's error."""
 
 
-async def _preflight(client: FreedomPayClient) -> None:
+async def check_gateway(client: FreedomPayClient) -> None:
     """One read (the payout balance) proving the keys and the gateway work before any payout.
 
     Any answer whose signature verifies will do, a signed refusal included: a wrong key shows
@@ -430,13 +500,18 @@ async def run_payout_batch(
     gateway: str | None = None,
     synchronous: Synchronous = "NORMAL",
     preflight: bool = True,
+    status_preflight: bool = True,
+    max_rate: float | None = None,
     on_progress: Callable[[Mapping[RowState, int]], None] | None = None,
     stop: anyio.Event | None = None,
 ) -> BatchReport:
     """Pay out ``rows`` through ``client``, at most ``concurrency`` at once, and report.
 
     ``journal`` is a :class:`Journal` or the path of its SQLite file (created if missing;
-    ``None`` keeps it in memory, which no crash survives). Given a journal that already holds
+    ``None`` keeps it in memory, which no crash survives), or a ``postgresql://`` URL: the
+    batch is then submitted there (the same rows again: the same batch) and this call is one
+    worker of it (see :class:`PayoutWorker` for more). ``max_rate`` caps the requests per
+    second (on PostgreSQL shared by the batch's live workers). Given a journal that already holds
     this batch, the run **resumes** it: rows that may have reached the gateway are reconciled
     through the status endpoint first, rows never sent are sent, final rows are left alone.
     The journal must have been started by the same merchant against the same ``gateway``
@@ -453,6 +528,12 @@ async def run_payout_batch(
     gateway work (:class:`PreflightError` otherwise, before any payout is sent; the journal
     is then recorded with every row pending, ready to resume).
 
+    Unless ``status_preflight`` is false, every row never sent from this journal is first
+    asked about through the status endpoint (within the same ``concurrency``): an order the
+    gateway already knows - the same file run under another journal - is recorded from its
+    answer and never sent again; only rows the gateway says (signed) it does not know are
+    sent, and a row whose status cannot be learnt stays ``unknown`` until a resume.
+
     At most ``min(concurrency, client connection_limit)`` requests are in flight. Cancelling
     the call leaves the journal consistent (rows in flight stay ``sending``; a resume asks).
     """
@@ -460,6 +541,23 @@ async def run_payout_batch(
         raise ValueError("concurrency must be at least 1")
     if post_link is not None:
         post_link = check.url("post_link", post_link)
+    if is_postgres_url(journal):
+        assert isinstance(journal, str)
+        return await _run_on_postgres(
+            client,
+            rows,
+            journal,
+            concurrency=concurrency,
+            post_link=post_link,
+            wait=wait,
+            source=source,
+            gateway=gateway,
+            preflight=preflight,
+            status_preflight=status_preflight,
+            max_rate=max_rate,
+            on_progress=on_progress,
+            stop=stop,
+        )
     owned = not isinstance(journal, Journal)
     book = journal if isinstance(journal, Journal) else Journal(journal, synchronous=synchronous)
     started = time.monotonic()
@@ -481,15 +579,16 @@ async def run_payout_batch(
             post_link=post_link,
         )
         if preflight:
-            await _preflight(client)
+            await check_gateway(client)
         run = _Run(
             client,
-            book,
+            SqliteStore(book, status_preflight=status_preflight),
             {row.order_id: row for row in rows},
             links,
             concurrency=concurrency,
             wait=wait,
             on_progress=on_progress,
+            pacer=Pacer(max_rate),
         )
         async with anyio.create_task_group() as watcher:
             if stop is not None:
@@ -499,8 +598,7 @@ async def run_payout_batch(
                     run.stop("stop requested")
 
                 watcher.start_soon(watch, stop)
-            with client._telemetry.batch(book):
-                await run.run()
+            await run.run()
             watcher.cancel_scope.cancel()
         return book.report(stopped=run.stopped, elapsed=time.monotonic() - started)
     finally:
@@ -508,3 +606,49 @@ async def run_payout_batch(
             book.close()
         else:
             book.flush()
+
+
+async def _run_on_postgres(
+    client: FreedomPayClient,
+    rows: Sequence[PayoutRow],
+    url: str,
+    *,
+    concurrency: int,
+    post_link: str | None,
+    wait: bool,
+    source: str | None,
+    gateway: str | None,
+    preflight: bool,
+    status_preflight: bool,
+    max_rate: float | None,
+    on_progress: Callable[[Mapping[RowState, int]], None] | None,
+    stop: anyio.Event | None,
+) -> BatchReport:
+    """Submit + one worker on a PostgreSQL journal."""
+    from ._postgres import PostgresJournal
+    from ._worker import PayoutWorker, submit_payout_batch
+
+    async with PostgresJournal(url) as db:
+        batch_id = await submit_payout_batch(
+            client,
+            rows,
+            db,
+            gateway=gateway,
+            source=source,
+            post_link=post_link,
+            max_rate=max_rate,
+            preflight=preflight,
+        )
+        worker = PayoutWorker(
+            client,
+            db,
+            batch_id,
+            rows,
+            concurrency=concurrency,
+            wait=wait,
+            status_preflight=status_preflight,
+            post_link=post_link,
+            on_progress=on_progress,
+            stop=stop,
+        )
+        return await worker.run()

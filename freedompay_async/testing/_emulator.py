@@ -53,6 +53,7 @@ class Emulator:
         payout_card_save: PayoutCardSave = "documented",
         notify_retry_delays: Sequence[float] = TEST_RETRY_DELAYS,
         notify_timeout: float = 5.0,
+        refuse_duplicate_orders: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -67,6 +68,7 @@ class Emulator:
             payout_card_save=payout_card_save,
             notify_retry_delays=notify_retry_delays,
             notify_timeout=notify_timeout,
+            refuse_duplicate_orders=refuse_duplicate_orders,
         )
         self.host = host
         self.port = port

@@ -15,7 +15,8 @@ once:
 * unknown order on every status endpoint: signed ``pg_status=error`` with code 11068
   "Payment not found." (not ``pg_payment_id=0``), so a client can trust a not-found;
 * a second create with a known ``pg_order_id``: error :attr:`ErrorCode.ORDER_EXISTS`, nothing
-  is created, the payout's ``create_requests`` goes up;
+  is created, the payout's ``create_requests`` goes up (with ``refuse_duplicate_orders=False``
+  it is paid again and answered as the first);
 * insufficient balance: error :attr:`ErrorCode.INSUFFICIENT_BALANCE`, nothing is created;
 * an idempotency key reused with other parameters: :attr:`ErrorCode.IDEMPOTENCY_CONFLICT`;
   a request refused before anything was done (invalid field, unknown card) leaves its key
@@ -328,7 +329,10 @@ class Gateway:
         existing = state.payouts.get(order_id)
         if existing is not None:
             existing.create_requests += 1
-            raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
+            if self.settings.refuse_duplicate_orders:
+                raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
+            state.balance -= amount  # paid again
+            return existing
         rule = self.rules.resolve(order_id, amount, card)
         if rule.outcome != "error" and amount > state.balance:
             raise _refuse(ErrorCode.INSUFFICIENT_BALANCE, "Insufficient balance for the payout")

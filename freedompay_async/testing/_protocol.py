@@ -135,6 +135,9 @@ class EmulatorSettings:
         default=TEST_RETRY_DELAYS, converter=_delays
     )
     notify_timeout: float = 5.0
+    #: ``False``: a create with a known ``pg_order_id`` is paid again (a gateway that does not
+    #: refuse repeated order ids; the docs do not promise it does).
+    refuse_duplicate_orders: bool = True
 
     def key(self, endpoint: Endpoint) -> str:
         """The secret key that signs ``endpoint``."""

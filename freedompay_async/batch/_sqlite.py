@@ -1,17 +1,9 @@
-"""The batch journal: one SQLite file (standard library, WAL) recording every row's state.
+"""The SQLite journal: one file (standard library, WAL), one process at a time.
 
 A row's state is committed **before** its request goes out, so after a crash at any instant -
 SIGKILL between send and answer included - the journal says which rows may have reached the
-gateway (``sending``, ``unknown``, ``process``) and which certainly did not (``pending``).
-
-State machine (``events`` keeps every transition, with its time, for the audit trail)::
-
-    pending -> sending -> success | error                  final
-                       -> process -> success | error       (polled until final)
-                       -> unknown -> (resume asks the status endpoint)
-                       -> pending                          certainly not received
-    sending | unknown  -> sending    only after the gateway said "not found" (signed) and the
-                                     previous send started longer ago than the not-found grace
+gateway (``sending``, ``unknown``, ``process``) and which certainly did not (``pending``); see
+:mod:`._store` for the state machine.
 
 Only entering ``sending`` must be on disk before anything else happens; the outcomes that
 follow are committed together with the next ``sending`` (or within 0.2 s, or on close). An
@@ -29,13 +21,13 @@ journal file is locked (``flock``) so two processes can never work on the same b
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import enum
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -43,207 +35,28 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from .._masking import mask_card_numbers
-from .._requestor import default_idempotency_key
-from ..errors import FreedomPayError
 from ._rows import PayoutRow
+from ._store import (
+    Action,
+    BatchReport,
+    JournalBusy,
+    JournalError,
+    JournalMismatch,
+    RowResult,
+    RowState,
+    changed,
+    identity,
+    iso_time,
+    pending_entry,
+)
 
-__all__ = [
-    "BatchReport",
-    "Journal",
-    "JournalBusy",
-    "JournalError",
-    "JournalMismatch",
-    "RowResult",
-    "RowState",
-    "Synchronous",
-]
+__all__ = ["Journal", "SqliteStore", "Synchronous"]
 
 SCHEMA_VERSION = 1
 #: Changes held back at most before they are committed together (see Journal.transition).
 _QUEUE_LIMIT = 512
 
 Synchronous: TypeAlias = Literal["NORMAL", "FULL"]
-
-
-class JournalError(FreedomPayError):
-    """The journal cannot be used (not a journal, newer schema, illegal state change)."""
-
-
-class JournalMismatch(JournalError):
-    """The journal belongs to another merchant, gateway or set of rows: nothing was sent."""
-
-
-class JournalBusy(JournalError):
-    """Another process is working on this journal."""
-
-
-class RowState(enum.Enum):
-    """Where a row of a batch stands."""
-
-    #: Not sent, or certainly not received by the gateway: sending it is safe.
-    PENDING = "pending"
-    #: Committed just before its request went out; the outcome is not known yet.
-    SENDING = "sending"
-    #: Accepted; the bank's answer is not final. Polled through the status endpoint.
-    PROCESS = "process"
-    #: The gateway could not tell whether it exists. Never re-sent blindly: resume asks.
-    UNKNOWN = "unknown"
-    #: Paid.
-    SUCCESS = "success"
-    #: Refused (declined, bad field, insufficient balance...); nothing was paid.
-    ERROR = "error"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (RowState.SUCCESS, RowState.ERROR)
-
-    @property
-    def in_doubt(self) -> bool:
-        """Whether the row may have reached the gateway without a final answer."""
-        return self in (RowState.SENDING, RowState.PROCESS, RowState.UNKNOWN)
-
-
-_P, _S, _PR, _U, _OK, _ERR = (
-    RowState.PENDING,
-    RowState.SENDING,
-    RowState.PROCESS,
-    RowState.UNKNOWN,
-    RowState.SUCCESS,
-    RowState.ERROR,
-)
-_TRANSITIONS: Mapping[RowState, frozenset[RowState]] = {
-    _P: frozenset({_S}),
-    _S: frozenset({_OK, _ERR, _PR, _U, _P, _S}),
-    _PR: frozenset({_OK, _ERR, _PR, _U}),
-    _U: frozenset({_OK, _ERR, _PR, _U, _S}),
-    _OK: frozenset(),
-    _ERR: frozenset(),
-}
-
-
-@attrs.frozen(slots=True)
-class RowResult:
-    """One row as the journal knows it. ``destination`` is masked; times are Unix seconds."""
-
-    order_id: str
-    line: int
-    state: RowState
-    amount: Decimal
-    currency: str | None
-    description: str
-    destination: str
-    operation: str
-    idempotency_key: str
-    attempts: int = 0
-    send_started_at: float | None = None
-    payment_id: int | None = None
-    error_code: int | None = None
-    error_description: str | None = None
-    updated_at: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly fields (amount as text, state as its word)."""
-        return {
-            "line": self.line,
-            "order_id": self.order_id,
-            "state": self.state.value,
-            "amount": format(self.amount, "f"),
-            "currency": self.currency,
-            "destination": self.destination,
-            "description": self.description,
-            "payment_id": self.payment_id,
-            "error_code": self.error_code,
-            "error_description": self.error_description,
-            "attempts": self.attempts,
-            "operation": self.operation,
-            "idempotency_key": self.idempotency_key,
-            "updated_at": _iso(self.updated_at),
-        }
-
-
-#: Column order of :meth:`BatchReport.csv_rows`.
-REPORT_COLUMNS: tuple[str, ...] = (
-    "line",
-    "order_id",
-    "state",
-    "amount",
-    "currency",
-    "destination",
-    "description",
-    "payment_id",
-    "error_code",
-    "error_description",
-    "attempts",
-    "operation",
-    "idempotency_key",
-    "updated_at",
-)
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if not timestamp:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
-
-
-@attrs.frozen(slots=True)
-class BatchReport:
-    """The state of every row of a batch, in file order, with counts by state.
-
-    ``stopped`` says why a run ended before every row was tried (a signal, a refused key);
-    ``elapsed`` is the run's wall time (``None`` for a report read from a journal).
-    """
-
-    merchant_id: str
-    gateway: str
-    rows: tuple[RowResult, ...]
-    source: str | None = None
-    stopped: str | None = None
-    elapsed: float | None = None
-
-    @property
-    def counts(self) -> dict[RowState, int]:
-        """How many rows are in each state (every state present, zeros included)."""
-        counts = dict.fromkeys(RowState, 0)
-        for row in self.rows:
-            counts[row.state] += 1
-        return counts
-
-    @property
-    def amounts(self) -> dict[RowState, Decimal]:
-        """The sum of the amounts in each state."""
-        amounts = dict.fromkeys(RowState, Decimal(0))
-        for row in self.rows:
-            amounts[row.state] += row.amount
-        return amounts
-
-    @property
-    def all_succeeded(self) -> bool:
-        return all(row.state is RowState.SUCCESS for row in self.rows)
-
-    @property
-    def needs_attention(self) -> tuple[RowResult, ...]:
-        """Rows that did not succeed: refused, unknown, still in process or not sent."""
-        return tuple(row for row in self.rows if row.state is not RowState.SUCCESS)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary and rows."""
-        return {
-            "merchant_id": self.merchant_id,
-            "gateway": self.gateway,
-            "source": self.source,
-            "stopped": self.stopped,
-            "counts": {state.value: count for state, count in self.counts.items()},
-            "amounts": {state.value: format(a, "f") for state, a in self.amounts.items()},
-            "rows": [row.as_dict() for row in self.rows],
-        }
-
-    def csv_rows(self) -> Iterable[list[str]]:
-        """The header, then one list of texts per row (see :data:`REPORT_COLUMNS`)."""
-        yield list(REPORT_COLUMNS)
-        for row in self.rows:
-            fields = row.as_dict()
-            yield ["" if fields[name] is None else str(fields[name]) for name in REPORT_COLUMNS]
 
 
 _SCHEMA = """
@@ -370,10 +183,13 @@ class Journal:
             self._open(self.path, synchronous)
 
     def _open(self, path: Path, synchronous: Synchronous) -> None:
-        with contextlib.suppress(FileExistsError):
-            # Owner-only: the journal is the merchant's business data (no card numbers).
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        self._lock = _lock(path)
+        try:
+            with contextlib.suppress(FileExistsError):
+                # Owner-only: the journal is the merchant's business data (no card numbers).
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            self._lock = _lock(path)
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot open the journal ({exc.strerror or exc})") from None
         try:
             db = sqlite3.connect(path, isolation_level=None)
             self._db = db
@@ -395,6 +211,8 @@ class Journal:
                 self._counts[row.state] += 1
         except sqlite3.DatabaseError as exc:
             self.close()
+            if isinstance(exc, sqlite3.OperationalError):  # read-only, full disk, I/O error
+                raise JournalError(f"{path}: cannot write the journal ({exc})") from None
             raise JournalError(f"{path} is not a batch journal ({exc})") from None
         except BaseException:
             self.close()
@@ -424,6 +242,18 @@ class Journal:
         finally:
             self._holding = False
         self.flush()
+
+    def flush_due(self) -> None:
+        """Commit the changes waiting since half the flush interval or longer (called by the
+        runner's timer, so outcomes are on disk within :attr:`flush_interval` even when no
+        ``sending`` follows them)."""
+        since = self._queued_since
+        if (
+            since is not None
+            and not self._holding
+            and time.monotonic() - since >= self.flush_interval / 2
+        ):
+            self.flush()
 
     def flush(self) -> None:
         """Commit every change made so far (one transaction)."""
@@ -456,11 +286,14 @@ class Journal:
             )
 
     def close(self) -> None:
-        """Commit what is left, close the database and release the lock (the file stays)."""
+        """Commit what is left, fold the write-ahead log into the file and truncate it (so
+        the journal at rest is the one file), close the database and release the lock."""
         if self._db is not None:
             with contextlib.suppress(JournalError):
                 self.flush()
             db, self._db = self._db, None
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.close()
         if self._lock is not None:
             descriptor, self._lock = self._lock, None
@@ -529,7 +362,7 @@ class Journal:
             problems.append(f"order {order_id} (line {given[order_id].line}) is not in the journal")
         for order_id, row in given.items():
             entry = self._rows.get(order_id)
-            if entry is not None and _identity(entry) != _identity(_pending(merchant_id, row)):
+            if entry is not None and identity(entry) != identity(pending_entry(merchant_id, row)):
                 problems.append(f"order {order_id} (line {row.line}) differs from the journal")
         if problems:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -548,14 +381,14 @@ class Journal:
         if len({row.order_id for row in rows}) != len(rows):
             raise JournalError("order ids must be unique within a batch")
         now = time.time()
-        entries = [attrs.evolve(_pending(merchant_id, row), updated_at=now) for row in rows]
+        entries = [attrs.evolve(pending_entry(merchant_id, row), updated_at=now) for row in rows]
         meta = {
             "schema": str(SCHEMA_VERSION),
             "merchant_id": merchant_id,
             "gateway": gateway,
             "source": source or "",
             "post_link": post_link or "",
-            "created_at": _iso(now) or "",
+            "created_at": iso_time(now) or "",
         }
         if self._db is not None:
             with self._transaction() as db:
@@ -658,25 +491,15 @@ class Journal:
         kept once known. Raises :class:`JournalError` for a change the state machine forbids.
         """
         current = self._rows[order_id]
-        if state not in _TRANSITIONS[current.state]:
-            raise JournalError(
-                f"order {order_id}: {current.state.value} -> {state.value} is not allowed"
-            )
         now = time.time()
         sending = state is RowState.SENDING
-        updated = attrs.evolve(
+        updated = changed(
             current,
-            state=state,
-            attempts=current.attempts + 1 if sending else current.attempts,
-            send_started_at=now if sending else current.send_started_at,
-            payment_id=payment_id if payment_id is not None else current.payment_id,
-            error_code=error_code if state is RowState.ERROR else None,
-            error_description=(
-                mask_card_numbers(error_description)
-                if state is RowState.ERROR and error_description
-                else None
-            ),
-            updated_at=now,
+            state,
+            now=now,
+            payment_id=payment_id,
+            error_code=error_code,
+            error_description=error_description,
         )
         if self._db is not None:
             self._queue.append(
@@ -719,32 +542,6 @@ class Journal:
         return updated
 
 
-def _pending(merchant_id: str, row: PayoutRow) -> RowResult:
-    return RowResult(
-        order_id=row.order_id,
-        line=row.line,
-        state=RowState.PENDING,
-        amount=row.amount,
-        currency=row.currency,
-        description=row.description,
-        destination=row.destination,
-        operation=row.operation,
-        idempotency_key=default_idempotency_key(merchant_id, row.operation, row.order_id),
-    )
-
-
-def _identity(entry: RowResult) -> tuple[object, ...]:
-    return (
-        entry.order_id,
-        entry.amount,
-        entry.currency,
-        entry.description,
-        entry.destination,
-        entry.operation,
-        entry.idempotency_key,
-    )
-
-
 def _record(entry: RowResult) -> tuple[object, ...]:
     return (
         entry.order_id,
@@ -763,3 +560,78 @@ def _record(entry: RowResult) -> tuple[object, ...]:
         entry.error_description,
         entry.updated_at,
     )
+
+
+class SqliteStore:
+    """The runner's view of a :class:`Journal` (see :class:`~._store.JournalStore`): the rows
+    in doubt first (reconciled), then the pending ones (asked about first when never sent and
+    ``status_preflight``). One process owns the file, so a claim is a read of this queue; the
+    ``sending`` marks of the rows claimed together share one commit."""
+
+    def __init__(self, journal: Journal, *, status_preflight: bool = True) -> None:
+        self.journal = journal
+        entries = journal.entries()
+        self._queue: collections.deque[tuple[str, Action]] = collections.deque(
+            (entry.order_id, "reconcile") for entry in entries if entry.state.in_doubt
+        )
+        for entry in entries:
+            if entry.state is RowState.PENDING:
+                first = status_preflight and entry.attempts == 0
+                self._queue.append((entry.order_id, "ask" if first else "send"))
+
+    @property
+    def flush_interval(self) -> float:
+        return self.journal.flush_interval
+
+    def __getitem__(self, order_id: str) -> RowResult:
+        return self.journal[order_id]
+
+    @property
+    def counts(self) -> Mapping[RowState, int]:
+        return self.journal.counts
+
+    @property
+    def may_send(self) -> bool:
+        return True
+
+    async def claim(self, limit: int) -> list[tuple[RowResult, Action]]:
+        taken = [self._queue.popleft() for _ in range(min(limit, len(self._queue)))]
+        with self.journal.held():
+            for order_id, action in taken:
+                if action == "send":
+                    self.journal.transition(order_id, RowState.SENDING)
+        return [(self.journal[order_id], action) for order_id, action in taken]
+
+    async def more_later(self) -> bool:
+        return False  # one process: what it did not claim, nobody else holds
+
+    async def mark_sending(self, order_id: str) -> RowResult:
+        return self.journal.transition(order_id, RowState.SENDING)
+
+    def record(
+        self,
+        order_id: str,
+        state: RowState,
+        *,
+        payment_id: int | None = None,
+        error_code: int | None = None,
+        error_description: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.journal.transition(
+            order_id,
+            state,
+            payment_id=payment_id,
+            error_code=error_code,
+            error_description=error_description,
+            detail=detail,
+        )
+
+    def release(self, order_id: str) -> None:
+        """Nothing to release: the file lock makes every row this process's."""
+
+    async def flush(self) -> None:
+        self.journal.flush()
+
+    async def flush_due(self) -> None:
+        self.journal.flush_due()

@@ -1,0 +1,27 @@
+"""The package's public surface: every exported name resolves, the version is the metadata's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+import freedompay_async
+
+
+def test_every_exported_name_resolves() -> None:
+    for name in freedompay_async.__all__:
+        assert getattr(freedompay_async, name) is not None, name
+    assert set(freedompay_async.__all__) <= set(dir(freedompay_async))
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    assert freedompay_async.__version__ == version("freedompay-async")
+
+
+def test_importing_the_package_loads_no_http_stack() -> None:
+    code = "import sys, freedompay_async\nprint('aiohttp' in sys.modules)"
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
