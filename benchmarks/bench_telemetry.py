@@ -14,12 +14,11 @@ hooks themselves. Usage: ``python benchmarks/bench_telemetry.py [--calls 3000] [
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 from collections.abc import Sequence
 from decimal import Decimal
 
-from bench_core import KEY, MERCHANT, _measure, against_trivial_gateway
+from bench_core import KEY, MERCHANT, PARAMS, _measure, against_trivial_gateway
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -27,8 +26,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 
 from freedompay_async import FreedomPayClient, RetryPolicy
 from freedompay_async.telemetry import Telemetry
-
-_ORDER_NUMBERS = itertools.count()
 
 
 class _Discard(SpanExporter):
@@ -56,7 +53,7 @@ async def run_round(url: str, calls: int, concurrency: int) -> dict[str, float]:
 
             async def payout(client: FreedomPayClient = client) -> None:
                 await client.payouts.to_card(
-                    order_id=f"order-{next(_ORDER_NUMBERS)}",
+                    order_id=str(PARAMS["pg_order_id"]),  # the trivial gateway's answer names it
                     amount=Decimal("1500.00"),
                     card_number="4405645000006150",
                     description="Salary for November",
