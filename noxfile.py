@@ -57,9 +57,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Full benchmarks; figures go into the issue notes."""
-    session.install("-e", ".[bench]")
-    session.run("python", "benchmarks/bench_core.py", *session.posargs)
+    """Full benchmarks: bench_client.py prints the README's Performance table (a few minutes)."""
+    session.install("-e", ".[bench,cli]")
+    session.run("python", "benchmarks/bench_client.py", *session.posargs)
+    session.run("python", "benchmarks/bench_core.py")
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
@@ -70,7 +71,8 @@ def bench(session: nox.Session) -> None:
 @nox.session(name="bench_smoke")
 def bench_smoke(session: nox.Session) -> None:
     """A few seconds of every benchmark, so CI notices when one breaks."""
-    session.install("-e", ".[bench]")
+    session.install("-e", ".[bench,cli]")
+    session.run("python", "benchmarks/bench_client.py", "--smoke")
     session.run("python", "benchmarks/bench_core.py", "--calls", "300", "--rounds", "1")
     session.run("python", "benchmarks/bench_emulator.py", "--seconds", "1")
     session.run("python", "benchmarks/bench_payouts.py", "--payouts", "200", "--concurrency", "20")
@@ -78,4 +80,13 @@ def bench_smoke(session: nox.Session) -> None:
     session.run(
         "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
     )
+    session.run("python", "benchmarks/chaos_payouts.py", "--payouts", "300", "--outages", "1")
     session.run("python", "benchmarks/bench_telemetry.py", "--calls", "300", "--rounds", "1")
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """10,000 payouts through every fault kind, outages and status lag at once; exits 1 on any
+    duplicate, created-but-reported-not-sent or -refused payout, or untyped error."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/chaos_payouts.py", *session.posargs)

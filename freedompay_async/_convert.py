@@ -81,5 +81,11 @@ class WordEnum(enum.Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
-        alias = cls._aliases().get(value) if isinstance(value, str) else None
-        return alias if alias is not None else cls.__members__["UNKNOWN"]
+        aliases = _ALIASES.get(cls)
+        if aliases is None:  # built once per enum, not per unexpected word
+            aliases = _ALIASES[cls] = {None: cls.__members__["UNKNOWN"]}
+            aliases.update(cls._aliases())
+        return aliases.get(value if isinstance(value, str) else None, aliases[None])
+
+
+_ALIASES: dict[type[WordEnum], dict[str | None, Any]] = {}

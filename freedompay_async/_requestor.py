@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from tenacity import (
 from yarl import URL
 
 from ._endpoints import Endpoint, KeyKind
+from ._idempotency import default_idempotency_key
 from ._telemetry import Recorder, attempt_outcome
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
@@ -68,14 +70,18 @@ _FORM_HEADERS = {
 }
 # The client adds these itself; a caller passing them is a mistake worth stopping early.
 _RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_key"})
-# Fixed namespace for deterministic idempotency keys (uuid5 of merchant, operation, order id).
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f0c1f0e-7c1b-5d59-9a43-4f1b2f5f9c11")
 
 
-def default_idempotency_key(merchant_id: str, operation: str, order_id: str) -> str:
-    """The client's default ``pg_idempotency_key`` for ``operation`` (an endpoint name) on
-    ``order_id``: the same for every attempt, every process and every restart."""
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{merchant_id}:{operation}:{order_id}"))
+def _connect_failure(exc: aiohttp.ClientError, url: URL) -> str:
+    """Why no connection came about, naming host and port: "cannot connect to
+    api.freedompay.kz:443: connection refused"."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve host {exc.host} (DNS)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        reason = os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+        return f"cannot connect to {exc.host}:{exc.port}: {reason[:1].lower()}{reason[1:]}"
+    return f"cannot connect to {url.host}:{url.port}: connect timeout"
 
 
 class _Call:
@@ -401,7 +407,9 @@ class Requestor:
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Raised while obtaining a connection, before any byte of the request was written.
             raise RequestNotSent(
-                f"not sent: {type(exc).__name__}", endpoint=path, order_id=call.order_id
+                f"not sent: {_connect_failure(exc, call.url)}",
+                endpoint=path,
+                order_id=call.order_id,
             ) from exc
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise OutcomeUnknown(

@@ -13,6 +13,7 @@ from yarl import URL
 
 from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
+from ._secret import _Secret
 from ._telemetry import Recorder
 from ._wire import MAX_BODY_BYTES, Params
 from .cards import Cards, PayoutCardStorage
@@ -39,23 +40,10 @@ HOSTS: dict[tuple[Region, Environment], str] = {
     ("kg", "test"): "https://test-api.freedompay.kg",
 }
 
-#: Connect (incl. waiting for a pooled connection) 10 s, read 60 s, whole attempt 90 s.
-DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=90, connect=10, sock_read=60)
-
-
-class _Secret:
-    """A secret key that never shows up in reprs, logs or tracebacks' locals."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<secret>"
+#: Connect (incl. waiting for a pooled connection) 10 s, whole attempt 90 s. No separate read
+#: timer: ``total`` already bounds every attempt, and aiohttp would re-arm a read timer on
+#: every chunk received (a timeout after sending is an unknown outcome either way).
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=90, connect=10)
 
 
 def _check_secret(name: str, value: object) -> str:

@@ -323,21 +323,44 @@ class OrderExists(GatewayError):
 
 
 class PayoutDeclined(GatewayError):
-    """The payout ended in ``error`` after ``process`` (or as the status endpoint reported it
-    after a lost answer): final, nothing was paid. ``payout`` is the gateway's last report;
-    ``code`` / ``description`` are the gateway's where it gave them."""
+    """A payout ended in ``error`` (after ``process``, as the status endpoint reported it after
+    a lost answer, or by its verified notification): final, nothing was paid.
 
-    def __init__(self, payout: Payout) -> None:
+    ``code`` / ``description`` are the gateway's ``pg_error_code`` / ``pg_error_description``
+    where it gave them; ``payment_id`` and ``order_id`` name the payout; ``payout`` is the
+    gateway's last report of it when it came from a status or create answer.
+    """
+
+    def __init__(
+        self,
+        code: int | None,
+        description: str,
+        *,
+        payment_id: int | None = None,
+        order_id: str | None = None,
+        raw: bytes = b"",
+        fields: dict[str, object] | None = None,
+        endpoint: str = "",
+        payout: Payout | None = None,
+    ) -> None:
+        self.payment_id = payment_id
+        self.order_id = order_id
         self.payout = payout
-        self.order_id = payout.order_id
-        self.payment_id = payout.payment_id
+        super().__init__(code, description, raw=raw, fields=fields, endpoint=endpoint)
+
+    @classmethod
+    def from_payout(cls, payout: Payout) -> PayoutDeclined:
+        """The decline a status or create answer reported."""
         answer = payout.raw
-        super().__init__(
+        return cls(
             payout.error_code,
             payout.error_description or f"payout {payout.order_id} was declined",
+            payment_id=payout.payment_id,
+            order_id=payout.order_id,
             raw=answer.raw,
             fields=dict(answer.fields),
             endpoint=answer.endpoint,
+            payout=payout,
         )
 
 

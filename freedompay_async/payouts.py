@@ -18,6 +18,7 @@ Rules (shared/API-NOTES.md sections 3, 5, 6):
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -28,18 +29,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 import attrs
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    retry_if_result,
-    stop_after_delay,
-    wait_random_exponential,
-)
 
 from . import _validation as check
 from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
+from ._polling import WaitClock
 from ._telemetry import operation
 from ._wire import parse_xml
 from .errors import (
@@ -65,6 +60,7 @@ from .errors import (
 from .models import GatewayResponse
 
 if TYPE_CHECKING:
+    from .callbacks import PayoutNotification
     from .client import FreedomPayClient
 
 __all__ = [
@@ -78,6 +74,8 @@ __all__ = [
     "Payouts",
 ]
 
+logger = logging.getLogger("freedompay_async")
+
 
 class PayoutState(WordEnum):
     """Where a payout stands. ``PROCESS`` is not final; ``UNKNOWN`` is an unexpected word."""
@@ -86,6 +84,10 @@ class PayoutState(WordEnum):
     ERROR = "error"
     PROCESS = "process"
     UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        return self is PayoutState.SUCCESS or self is PayoutState.ERROR
 
     @classmethod
     def _aliases(cls) -> dict[str, PayoutState]:
@@ -124,7 +126,7 @@ class Payout:
 
     @property
     def is_final(self) -> bool:
-        return self.state in (PayoutState.SUCCESS, PayoutState.ERROR)
+        return self.state.is_final
 
     @classmethod
     def from_answer(
@@ -157,6 +159,23 @@ class Payout:
             raw=answer,
         )
 
+    @classmethod
+    def from_notification(cls, order_id: str, notification: PayoutNotification) -> Payout:
+        """From a verified payout notification (``pg_post_link``); ``raw`` holds its fields."""
+        fields = dict(notification.fields)
+        return cls(
+            order_id=notification.order_id or order_id,
+            payment_id=notification.payment_id,
+            state=notification.state,
+            amount=notification.amount,
+            balance=notification.balance,
+            card_hash=notification.card_hash,
+            payment_date=notification.payment_date,
+            error_code=notification.error_code or None,
+            error_description=notification.error_description,
+            raw=GatewayResponse("pg_post_link", "notification", fields, b""),
+        )
+
     def __repr__(self) -> str:
         return mask_card_numbers(
             f"Payout(order_id={self.order_id!r}, payment_id={self.payment_id!r}, "
@@ -187,9 +206,13 @@ class Balance:
 class PayoutPolicy:
     """Patience for payouts: status polling of ``process`` payouts and of ambiguous outcomes.
 
-    Polls wait a random time up to ``poll_initial * 2**n`` seconds, capped at ``poll_max``
-    (the docs ask for 1.5-2 s between calls about one payment). ``wait_deadline`` bounds waiting
-    for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous outcome.
+    A ``process`` payout is polled after about ``poll_initial`` seconds, then ever more rarely
+    (fifteen times longer each time, 75-100% of it at random) up to ``poll_max``: the payout
+    notification (:meth:`Payouts.notify`) is what normally ends a wait, polls are the fallback
+    (the docs ask for 1.5-2 s at least between calls about one payment). Ambiguous outcomes are
+    polled at random up to ``poll_initial * 2**n``, capped at ``poll_max``. ``wait_deadline``
+    bounds waiting for a ``process`` payout, ``reconcile_deadline`` learning an ambiguous
+    outcome.
 
     ``not_found_grace`` is used only by the batch journal's resume: a row may be sent again
     when the gateway says (signed, freshly) that it does not know the order *and* the row's
@@ -197,8 +220,8 @@ class PayoutPolicy:
     is long (15 minutes); a single call never re-sends at all.
     """
 
-    poll_initial: float = 1.0
-    poll_max: float = 30.0
+    poll_initial: float = 2.0
+    poll_max: float = 180.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
     not_found_grace: float = 900.0
@@ -212,6 +235,12 @@ def _api_of(endpoint: Endpoint) -> Literal["gateway", "merchant"]:
 def _poll_delay(policy: PayoutPolicy, polls: int) -> float:
     """Full jitter, as for ``process`` polling, so thousands of payouts do not poll in step."""
     return random.uniform(0, min(policy.poll_max, policy.poll_initial * 2**polls))  # noqa: S311
+
+
+def _wait_delay(policy: PayoutPolicy, polls: int) -> float:
+    """Before poll ``polls + 1`` of a ``process`` payout: steep backoff, jittered by a quarter."""
+    ceiling = min(policy.poll_max, policy.poll_initial * 15**polls)
+    return random.uniform(0.75 * ceiling, ceiling)  # noqa: S311
 
 
 def _time_limit(limit: datetime | None) -> str:
@@ -259,6 +288,7 @@ class Payouts:
         self._client = client
         self.policy = policy if policy is not None else PayoutPolicy()
         self._status_v2_refused = False
+        self._clock: WaitClock[PayoutNotification] = WaitClock()
 
     @operation("payouts.to_card", payout=True)
     async def to_card(
@@ -488,37 +518,61 @@ class Payouts:
         *,
         api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
-        """Poll the status of an existing payout until it is final (``process`` is not).
+        """Wait until an existing payout is final (``process`` is not), polling its status.
 
-        ``api`` is the API the payout was made through (see :meth:`status`). Returns the
-        successful payout; raises :class:`~freedompay_async.errors.PayoutDeclined` when it ends
-        in ``error`` and :class:`PayoutPending` at the policy's ``wait_deadline``. A failed poll
-        (unreachable, untrustworthy answer, a signed "not found" or a transient gateway error)
-        says nothing about the payout: polling goes on.
+        ``api`` is the API the payout was made through (see :meth:`status`). A verified payout
+        notification passed to :meth:`notify` ends the wait at once. "Not found", transient
+        signed errors and failed or untrustworthy exchanges while waiting only mean "ask again".
+        Returns the successful payout; raises :class:`~freedompay_async.errors.PayoutDeclined`
+        when it ends in ``error`` and :class:`PayoutPending` at the policy's ``wait_deadline``.
         """
-        policy = self.policy
         if payout is not None and payout.is_final:
             return _final(payout)
-        latest = payout
+        # Between polls only the payment id is kept (10,000 waiters must stay small).
         payment_id = payout.payment_id if payout is not None else None
+        del payout
+        policy, clock = self.policy, self._clock
+        deadline = time.monotonic() + policy.wait_deadline
+        polls = 0
+        with clock.watch(order_id):
+            while True:
+                notification = clock.arrived(order_id)
+                if notification is None:
+                    left = deadline - time.monotonic()
+                    await clock.sleep(order_id, min(_wait_delay(policy, polls), max(left, 0.0)))
+                    polls += 1
+                    notification = clock.arrived(order_id)
+                if notification is not None and _same_or_unknown(
+                    notification.payment_id, payment_id
+                ):
+                    return _final(Payout.from_notification(order_id, notification))
+                try:
+                    current = await self.status(order_id, payment_id=payment_id, api=api)
+                except _POLL_FAILURES:
+                    pass  # says nothing about the payout: ask again
+                else:
+                    if current.is_final:
+                        return _final(current)
+                    payment_id = current.payment_id or payment_id
+                if time.monotonic() >= deadline:
+                    raise PayoutPending(order_id, payment_id)
 
-        async def poll() -> Payout:
-            nonlocal latest
-            latest = await self.status(order_id, payment_id=payment_id, api=api)
-            return latest
+    def notify(self, notification: PayoutNotification) -> bool:
+        """Feed a payout notification (``pg_post_link``) to :meth:`wait`: its waiters end now.
 
-        retrying = AsyncRetrying(
-            stop=stop_after_delay(policy.wait_deadline),
-            wait=wait_random_exponential(multiplier=policy.poll_initial, max=policy.poll_max),
-            retry=retry_if_result(lambda current: not current.is_final)
-            | retry_if_exception_type(_POLL_FAILURES),
-            sleep=anyio.sleep,
-            retry_error_callback=lambda _: None,
-        )
-        final: Payout | None = await retrying(poll)
-        if final is None:
-            raise PayoutPending(order_id, latest.payment_id if latest else None)
-        return _final(final)
+        Only a notification whose signature was verified (``callback_handler`` /
+        ``parse_callback`` give no other) and that is for this client's merchant counts; a
+        notification that is not final (``UNKNOWN``) is ignored. Returns whether a
+        :meth:`wait` was waiting for its order.
+        """
+        order_id = notification.order_id
+        merchant_id = notification.merchant_id
+        if not notification.verified or order_id is None or not notification.state.is_final:
+            return False
+        if merchant_id is not None and merchant_id != self._client.merchant_id:
+            logger.warning("payout notification for merchant %s ignored", merchant_id)
+            return False
+        return self._clock.notify(order_id, notification)
 
     async def _create_and_wait(
         self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str, wait: bool
@@ -581,9 +635,14 @@ class Payouts:
         ) from last
 
 
+def _same_or_unknown(reported: int | None, known: int | None) -> bool:
+    """Whether a reported payment id can be the one known (either may be missing)."""
+    return reported is None or known is None or reported == known
+
+
 def _same_payment(payout: Payout, payment_id: int | None) -> Payout:
     """``payout``, if it is the payment asked about (the order id is checked on every answer)."""
-    if payment_id is not None and payout.payment_id not in (None, payment_id):
+    if not _same_or_unknown(payout.payment_id, payment_id):
         raise AnswerMismatch("pg_payment_id", raw=payout.raw.raw, endpoint=payout.raw.endpoint)
     return payout
 
@@ -595,5 +654,5 @@ _POLL_FAILURES = (TransportError, ProtocolError, GatewayError)
 def _final(payout: Payout) -> Payout:
     """``payout``, unless it ended in ``error``: declines have one channel, the exception."""
     if payout.state is PayoutState.ERROR:
-        raise PayoutDeclined(payout)
+        raise PayoutDeclined.from_payout(payout)
     return payout

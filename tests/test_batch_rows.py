@@ -105,7 +105,7 @@ def test_header_problems(tmp_path: Path) -> None:
 
 
 def test_empty_file(tmp_path: Path) -> None:
-    with pytest.raises(BadRows, match="no rows"):
+    with pytest.raises(BadRows, match="no payout rows"):
         read_payout_rows(write(tmp_path, "e.csv", "order_id,amount,description,card_number\n"))
 
 

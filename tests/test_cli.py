@@ -201,6 +201,7 @@ def test_resume_refuses_another_merchant_or_a_changed_file(
     refused = invoke(["payouts", "resume", str(journal)], other)
     assert refused.exit_code == 2
     assert "merchant 552893" in refused.stderr
+    assert "resume with" not in refused.stderr  # resuming again would meet the same refusal
     changed = write_batch(tmp_path / "changed.csv", [OK_CARD] * 4)
     refused = invoke(["payouts", "resume", str(journal), "--file", str(changed)], env_for(emulator))
     assert refused.exit_code == 2
@@ -230,7 +231,13 @@ def test_a_wrong_key_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
     assert "payout secret key" in result.stderr
     assert "a-wrong-key" not in result.output + result.stderr
     assert not emulator.payouts
-    assert "resume with" in result.stderr  # the journal holds the rows, all pending
+    # Only a hint that works: no journal is left behind, the same `run` with the right key
+    # pays (a "resume with" would point at a journal that `run` then refuses to overwrite).
+    assert "resume with" not in result.stderr
+    assert "run the same command again" in result.stderr
+    assert not (tmp_path / "batch.csv.journal").exists()
+    again = invoke(["payouts", "run", str(rows), *FAST], env_for(emulator))
+    assert again.exit_code == 0, again.stderr
 
 
 def test_status_and_balance(emulator: Emulator, tmp_path: Path) -> None:

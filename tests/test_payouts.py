@@ -100,8 +100,11 @@ async def test_process_is_polled_until_final(
     assert settled.state is PayoutState.SUCCESS  # type: ignore[attr-defined]
     with pytest.raises(PayoutDeclined) as failed:
         await pay(client, "W-2", card="4532676596620704")
+    assert failed.value.payout is not None
     assert failed.value.payout.state is PayoutState.ERROR
     assert failed.value.code is not None
+    assert failed.value.payment_id is not None
+    assert failed.value.order_id == "W-2"
     pending = await pay(client, "W-3", card="5507841999732294", wait=False)
     assert pending.state is PayoutState.PROCESS  # type: ignore[attr-defined]
     assert (await client.payouts.wait("W-3")).state is PayoutState.SUCCESS

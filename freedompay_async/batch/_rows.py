@@ -102,13 +102,17 @@ class PayoutRow:
 
 @attrs.frozen(slots=True)
 class RowProblem:
-    """Why the row on ``line`` cannot be paid (``field`` names the column, if one is at fault)."""
+    """Why the row on ``line`` cannot be paid (``field`` names the column, if one is at fault).
+
+    Line 0 is the input as a whole (it holds no rows at all)."""
 
     line: int
     field: str | None
     message: str
 
     def __str__(self) -> str:
+        if not self.line:
+            return self.message
         where = f" {self.field}" if self.field else ""
         return f"line {self.line}:{where} {self.message}"
 
@@ -122,6 +126,9 @@ class BadRows(FreedomPayError, ValueError):
         where = f"{source}: " if source else ""
         count = len(self.problems)
         first = "; ".join(str(problem) for problem in self.problems[:3])
+        if not any(problem.line for problem in self.problems):  # the input as a whole
+            super().__init__(f"{where}{first}")
+            return
         more = f" (and {count - 3} more)" if count > 3 else ""
         super().__init__(f"{where}{count} bad row{'s' * (count != 1)}: {first}{more}")
 
@@ -227,7 +234,7 @@ def parse_payout_rows(
             continue
         rows.append(row)
     if not rows and not problems:
-        problems.append(RowProblem(0, None, "no rows"))
+        problems.append(RowProblem(0, None, "no payout rows (the input is empty or only a header)"))
     if problems:
         raise BadRows(problems, source=source)
     return rows

@@ -28,8 +28,8 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 import attrs
 
+from .._idempotency import default_idempotency_key
 from .._masking import mask_card_numbers
-from .._requestor import default_idempotency_key
 from ..errors import FreedomPayError
 from ._rows import PayoutRow
 

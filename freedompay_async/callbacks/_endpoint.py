@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from .._masking import mask_card_numbers
-from ..client import _Secret
+from .._secret import _Secret
 from ..errors import CallbackError, CallbackSignatureError
 from ._answer import CallbackAnswer
 from ._models import GatewayCallback, parse_callback, secret_for

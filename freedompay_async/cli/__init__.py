@@ -48,15 +48,16 @@ def missing_extra_message(program: str, module: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``freedompay`` script."""
     try:
-        from ._group import cli
+        from ._group import run
 
-        cli.main(args=list(argv) if argv is not None else None, prog_name="freedompay")
+        status = run(argv, prog_name="freedompay")
     except ModuleNotFoundError as exc:  # a command group imports rich when it runs
         module = (exc.name or "").partition(".")[0]
         if module not in CLI_EXTRA_MODULES:
             raise
         sys.stderr.write(missing_extra_message("freedompay", module))
         raise SystemExit(EXIT_USAGE) from None
+    raise SystemExit(status)
 
 
 def __getattr__(name: str) -> Any:

@@ -19,9 +19,10 @@ import attrs
 import click
 
 from ..client import FreedomPayClient
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, FreedomPayError, RequestNotSent
 from ..payouts import PayoutPolicy
 from ..telemetry import Telemetry
+from ._exit import EXIT_ROWS, EXIT_USAGE
 
 __all__ = [
     "EMULATOR_GATEWAY",
@@ -29,6 +30,7 @@ __all__ = [
     "EMULATOR_POST_LINK",
     "Gateway",
     "connect",
+    "failure",
     "gateway_options",
     "run_async",
 ]
@@ -215,3 +217,19 @@ async def connect(
 
 def run_async(function: Callable[..., Any], *args: Any) -> Any:
     return anyio.run(function, *args, backend="asyncio")
+
+
+class _NotSent(click.ClickException):
+    exit_code = EXIT_USAGE
+
+
+class _Refused(click.ClickException):
+    exit_code = EXIT_ROWS
+
+
+def failure(exc: FreedomPayError) -> click.ClickException:
+    """The message and exit status of a failed one-off request: 2 when nothing was sent
+    (the gateway unreachable), 1 when the gateway answered with a refusal or nonsense."""
+    if isinstance(exc, RequestNotSent):
+        return _NotSent(f"{exc} (nothing was sent)")
+    return _Refused(str(exc))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
 
 import click
 
-from ._exit import EXIT_CODES
+from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_ROWS, EXIT_USAGE
 
-__all__ = ["cli"]
+__all__ = ["cli", "run"]
 
 
 class _LazyGroup(click.Group):
@@ -62,3 +67,28 @@ def cli() -> None:
 
     Try it without an account: freedompay payouts run examples/payouts.csv --emulator
     """
+
+
+def run(argv: Sequence[str] | None, *, command: click.Command = cli, prog_name: str) -> int:
+    """Run ``command`` and return its exit status; a user's mistake, Ctrl-C or the
+    environment end it with a message, never with a traceback (nor click's "Aborted!")."""
+    try:
+        status = command.main(
+            args=list(argv) if argv is not None else None,
+            prog_name=prog_name,
+            standalone_mode=False,
+        )
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):  # Ctrl-C outside a batch (a batch handles its own)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a second one too
+        sys.stderr.write(f"{prog_name}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # the reader of a pipe went away (| head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_ROWS
+        sys.stderr.write(f"{prog_name}: error: {exc}\n")
+        return EXIT_USAGE
+    return status if isinstance(status, int) else 0

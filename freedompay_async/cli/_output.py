@@ -6,9 +6,10 @@ import csv
 import io
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
+from typing import IO
 
 from rich import box
 from rich.console import Console
@@ -19,16 +20,18 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 from rich.text import Text
 
-from ..batch import BadRows, BatchReport, RowState
+from ..batch import BadRows, BatchReport, RowResult, RowState
 from ..payouts import Balance, Payout
 
 __all__ = [
+    "LEGEND",
     "BatchProgress",
+    "console",
+    "plural",
     "print_bad_rows",
     "print_balance",
     "print_payout",
@@ -59,6 +62,41 @@ _MARK = {
     RowState.PROCESS: "…",
     RowState.UNKNOWN: "?",
 }
+#: What the progress bar's marks mean, printed above it.
+LEGEND = (
+    "✓ success · ✗ error (refused) · … process (the bank is still working) · "
+    "? unknown (the gateway's answer was lost: asked again, never re-sent blindly)"
+)
+#: Output that is not a terminal (a pipe, a file) is not cut to a width.
+_UNLIMITED_WIDTH = 10_000
+
+
+def console(
+    *, stderr: bool = False, file: IO[str] | None = None, soft_wrap: bool = False
+) -> Console:
+    """A console that wraps to the terminal, and does not wrap at all when piped."""
+    screen = Console(stderr=stderr, file=file, highlight=False, soft_wrap=soft_wrap)
+    if not screen.is_terminal:
+        screen = Console(
+            stderr=stderr, file=file, highlight=False, soft_wrap=soft_wrap, width=_UNLIMITED_WIDTH
+        )
+    return screen
+
+
+def plural(count: int, word: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+class _ClockColumn(ProgressColumn):
+    """Seconds since the batch started, as the summary prints them."""
+
+    def __init__(self, started: Callable[[], float]) -> None:
+        super().__init__()
+        self._started = started
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{time.monotonic() - self._started():.1f} s", style="progress.elapsed")
 
 
 class _RateColumn(ProgressColumn):
@@ -80,16 +118,20 @@ class BatchProgress:
 
     ``update`` may be called on every state change; it redraws at most ten times a second.
     Disabled (silent) when ``enabled`` is false, e.g. ``--quiet`` or output not on a terminal.
+    The legend of its marks is printed above it; its clock starts when the batch does, so it
+    ends where the summary's seconds are.
     """
 
     def __init__(self, console: Console, total: int, *, enabled: bool) -> None:
+        self._console = console
+        self._enabled = enabled
         self._progress = Progress(
             TextColumn("[bold]payouts"),
             BarColumn(bar_width=24),
             MofNCompleteColumn(),
             TextColumn("{task.fields[states]}"),
             _RateColumn(),
-            TimeElapsedColumn(),
+            _ClockColumn(lambda: self._started),
             console=console,
             disable=not enabled,
             redirect_stdout=False,
@@ -102,6 +144,9 @@ class BatchProgress:
         self._last = 0.0
 
     def __enter__(self) -> BatchProgress:
+        if self._enabled:
+            self._console.print(LEGEND, style="dim", highlight=False)
+        self._started = time.monotonic()
         self._progress.start()
         return self
 
@@ -138,9 +183,10 @@ def print_summary(
     sent_rate: float | None = None,
     attention_rows: int = 10,
 ) -> None:
-    """The summary table (rows and amounts by state), then the rows needing attention."""
+    """The summary table (rows and amounts by state), then the first ``attention_rows`` rows
+    needing attention, with where to find them all."""
     counts, amounts = report.counts, report.amounts
-    table = Table(title=f"Payout batch: {len(report.rows):,} rows", title_justify="left")
+    table = Table(title=f"Payout batch: {plural(len(report.rows), 'row')}", title_justify="left")
     table.add_column("state")
     table.add_column("rows", justify="right")
     table.add_column("amount", justify="right")
@@ -157,47 +203,65 @@ def print_summary(
         facts.append(f"{report.elapsed:.1f} s")
     if sent_rate:
         facts.append(f"{sent_rate:,.0f} rows/s")
-    console.print(" · ".join(facts), highlight=False)
+    console.print(" · ".join(facts), highlight=False, markup=False)
     if report.stopped:
         console.print(f"[bold red]stopped:[/] {report.stopped}", highlight=False)
     attention = report.needs_attention
     if not attention:
         return
-    rows = Table(
-        box=box.SIMPLE_HEAD,
-        title=f"Rows needing attention: {len(attention):,}"
-        + (f" (first {attention_rows})" if len(attention) > attention_rows else ""),
-        title_justify="left",
-    )
-    shown = attention[:attention_rows]
+    title = f"Rows needing attention: {len(attention):,}"
+    if len(attention) > attention_rows:
+        title += f" (the first {attention_rows:,} shown)"
+    console.print(_rows_table(title, attention[:attention_rows]))
+    if len(attention) > attention_rows:
+        console.print(
+            f"every row: freedompay payouts report {journal} (or --format csv / json)",
+            highlight=False,
+            markup=False,
+        )
+
+
+def print_report(console: Console, report: BatchReport, *, journal: str) -> None:
+    """The summary table, then every row of the batch."""
+    print_summary(console, report, journal=journal, attention_rows=0)
+    console.print(_rows_table(f"Rows: {len(report.rows):,}", report.rows))
+
+
+def _rows_table(title: str, shown: Sequence[RowResult]) -> Table:
+    rows = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
     # Order ids and destinations stay whole; the description takes what width is left.
     rows.add_column("line", justify="right", no_wrap=True, min_width=4)
-    rows.add_column(
-        "order id", no_wrap=True, min_width=min(32, max(len(row.order_id) for row in shown))
-    )
+    longest_id = max((len(row.order_id) for row in shown), default=8)
+    rows.add_column("order id", no_wrap=True, min_width=min(32, longest_id))
     rows.add_column("state", no_wrap=True, min_width=7)
+    rows.add_column("payment id", justify="right", no_wrap=True)
     rows.add_column("code", justify="right", no_wrap=True, min_width=5)
-    rows.add_column(
-        "destination", no_wrap=True, min_width=min(28, max(len(row.destination) for row in shown))
-    )
-    rows.add_column("description", no_wrap=True, overflow="ellipsis")
+    longest_destination = max((len(row.destination) for row in shown), default=11)
+    rows.add_column("destination", no_wrap=True, min_width=min(28, longest_destination))
+    rows.add_column("error", no_wrap=True, overflow="ellipsis")
     for row in shown:
         rows.add_row(
             str(row.line),
             row.order_id,
             f"[{_STYLE[row.state]}]{row.state.value}[/]",
+            "" if row.payment_id is None else str(row.payment_id),
             "" if row.error_code is None else str(row.error_code),
             row.destination,
             row.error_description or "",
         )
-    console.print(rows)
+    return rows
 
 
 def print_bad_rows(console: Console, error: BadRows, *, limit: int = 50) -> None:
     """Every bad row with its line number (the first ``limit``), on the error console."""
+    source = error.source or "the input"
+    rows = [problem for problem in error.problems if problem.line]
+    if not rows:  # the file as a whole (no rows at all)
+        for problem in error.problems:
+            console.print(f"[bold red]{source}[/]: {problem.message}; nothing was sent")
+        return
     console.print(
-        f"[bold red]{len(error.problems)} bad row{'s' * (len(error.problems) != 1)}[/] in "
-        f"{error.source or 'the input'}; nothing was sent:",
+        f"[bold red]{plural(len(error.problems), 'bad row')}[/] in {source}; nothing was sent:",
         highlight=False,
     )
     for problem in error.problems[:limit]:

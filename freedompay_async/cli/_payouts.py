@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import signal
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
+import anyio.abc
 import attrs
 import click
 from rich.console import Console
@@ -29,12 +31,21 @@ from ..errors import ConfigurationError, FreedomPayError, TransactionNotFound, V
 from ..payouts import PayoutPolicy
 from ..telemetry import Telemetry, serve_prometheus
 from . import _output
-from ._connect import EMULATOR_POST_LINK, Gateway, connect, gateway_options, run_async
+from ._connect import (
+    EMULATOR_POST_LINK,
+    Gateway,
+    connect,
+    failure,
+    gateway_options,
+    run_async,
+)
 from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
 
 __all__ = ["payouts"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _policy_options(command: F) -> F:
@@ -111,20 +122,32 @@ class _Interrupt:
 
 
 async def _watch_signals(
-    stop: anyio.Event, abort: anyio.CancelScope, flag: _Interrupt, err: Console
+    stop: anyio.Event,
+    abort: anyio.CancelScope,
+    flag: _Interrupt,
+    err: Console,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """First SIGINT/SIGTERM: start no new rows; the second: abort at once."""
+    """First SIGINT/SIGTERM: start no new rows; the second: abort at once.
+
+    Listens until cancelled, so that no later signal falls through to a KeyboardInterrupt
+    in the middle of closing the client."""
     try:
-        receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+        receiver = anyio.open_signal_receiver(*_STOP_SIGNALS)
     except NotImplementedError:  # pragma: no cover - Windows: Ctrl-C cancels as usual
+        task_status.started()
         return
     with receiver as signals:
+        task_status.started()
         async for _ in signals:
             flag.requested = True
+            if abort.cancel_called:
+                continue
             if stop.is_set():
                 err.print("[bold red]aborting[/]: rows in flight stay in doubt until resumed")
                 abort.cancel()
-                return
+                continue
             err.print(
                 "[bold yellow]stopping[/]: no new rows; waiting for the rows in flight "
                 "(Ctrl-C again to abort now)"
@@ -147,31 +170,33 @@ class _BatchJob:
     telemetry: Telemetry | None = None
 
 
-async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, int]:
+def _finished(counts: Mapping[RowState, int]) -> int:
+    return sum(counts.values()) - counts[RowState.PENDING] - counts[RowState.SENDING]
+
+
+async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool]:
+    """Run the batch; signals are watched from the start, before the gateway is connected.
+
+    ``abort`` covers the batch only, so that an abort still closes the client and the
+    embedded emulator properly.
+    """
     stop = anyio.Event()
     interrupt = _Interrupt()
+    abort = anyio.CancelScope()
     journal = job.journal
-    done_before = sum(
-        count
-        for state, count in journal.counts.items()
-        if state not in (RowState.PENDING, RowState.SENDING)
-    )
     progress = _output.BatchProgress(err, len(job.rows), enabled=not job.quiet and err.is_terminal)
     report: BatchReport | None = None
     failure: FreedomPayError | None = None
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
-    with anyio.CancelScope() as abort:
-        async with (
-            connect(
-                job.gateway,
-                connection_limit=job.concurrency,
-                policy=job.policy,
-                telemetry=job.telemetry,
-            ) as (client, label),
-            anyio.create_task_group() as group,
-        ):
-            group.start_soon(_watch_signals, stop, abort, interrupt, err)
-            with progress:
+    async with anyio.create_task_group() as group:
+        await group.start(_watch_signals, stop, abort, interrupt, err)
+        async with connect(
+            job.gateway,
+            connection_limit=job.concurrency,
+            policy=job.policy,
+            telemetry=job.telemetry,
+        ) as (client, label):
+            with abort, progress:
                 try:
                     report = await run_payout_batch(
                         client,
@@ -189,16 +214,21 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool, 
                 except (JournalError, ValidationError, PreflightError) as exc:
                     failure = exc  # raised below, not wrapped in the task group's group
                 progress.update(journal.counts, force=True)
-            group.cancel_scope.cancel()
+        group.cancel_scope.cancel()
     if failure is not None:
         raise failure
     if report is None:
         report = journal.report(stopped="aborted")
     elif interrupt.requested and report.stopped == "stop requested":
         report = attrs.evolve(report, stopped="interrupted")
-    done_after = len(report.rows) - report.counts[RowState.PENDING]
-    done_after -= report.counts[RowState.SENDING]
-    return report, interrupt.requested, done_after - done_before
+    return report, interrupt.requested
+
+
+def _forget_journal(path: Path) -> None:
+    """Remove a journal this command created and nothing was sent from, so that the same
+    ``run`` can simply be repeated."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -229,10 +259,16 @@ def _execute_batch(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    creating: bool,
     telemetry: Telemetry | None,
 ) -> int:
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line
+    """Run or resume the batch and report; returns the exit status.
+
+    Hints are printed only where they work: ``resume`` after a run that left rows to finish,
+    never after a refusal that a resume would meet again.
+    """
+    out = _output.console()
+    err = _output.console(stderr=True, soft_wrap=True)  # an error is one line
     if policy.not_found_grace < gateway.timeout:
         err.print(
             f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
@@ -245,6 +281,10 @@ def _execute_batch(
     except JournalError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        if creating:
+            _forget_journal(journal_path)
+        raise
     job = _BatchJob(
         gateway,
         policy,
@@ -259,45 +299,74 @@ def _execute_batch(
         telemetry,
     )
     attempts_before = sum(row.attempts for row in journal.entries())
+    finished_before = _finished(journal.counts)
+    resume_hint = f"resume with: freedompay payouts resume {journal_path}"
     try:
-        report, interrupted, finished = run_async(_batch_main, job, err)
+        try:
+            report, interrupted = run_async(_batch_main, job, err)
+        except KeyboardInterrupt:  # a signal before the watcher listened
+            report, interrupted = journal.report(stopped="aborted"), True
     except (JournalError, ValidationError, PreflightError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        fresh = journal.is_new
         untouched = sum(row.attempts for row in journal.entries()) == attempts_before
         journal.close()
-        if fresh:  # never started: leave no journal behind, so `run` can simply be repeated
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{journal_path}{suffix}").unlink(missing_ok=True)
+        if not untouched:  # some rows went out: the journal knows which, resume finishes
+            err.print(resume_hint, markup=False)
+            return EXIT_ROWS
+        if creating:
+            _forget_journal(journal_path)
+        if isinstance(exc, PreflightError):
+            err.print(
+                "nothing was sent: check the credentials and the gateway address, then run "
+                "the same command again"
+            )
         else:
-            err.print(f"resume with: freedompay payouts resume {journal_path}", markup=False)
-        if untouched:
             err.print("nothing was sent")
-            return EXIT_USAGE
-        return EXIT_ROWS
+        return EXIT_USAGE
     finally:
         journal.close()
-    rate = finished / report.elapsed if report.elapsed else None
-    if quiet:
-        counts = ", ".join(
-            f"{count:,} {state.value}" for state, count in report.counts.items() if count
+    with _signals_ignored():  # the batch is over: a late Ctrl-C must not cut the summary
+        if not report.rows:  # interrupted before the batch was recorded
+            if creating:
+                _forget_journal(journal_path)
+            err.print("interrupted before the batch started: nothing was sent")
+            return EXIT_INTERRUPTED
+        finished = _finished(report.counts) - finished_before
+        rate = finished / report.elapsed if report.elapsed else None
+        if quiet:
+            counts = ", ".join(
+                f"{count:,} {state.value}" for state, count in report.counts.items() if count
+            )
+            out.print(f"{_output.plural(len(report.rows), 'row')}: {counts}")
+        else:
+            _output.print_summary(out, report, journal=str(journal_path), sent_rate=rate)
+        unfinished = any(
+            report.counts[state]
+            for state in (RowState.PENDING, RowState.SENDING, RowState.UNKNOWN, RowState.PROCESS)
         )
-        out.print(f"{len(report.rows):,} rows: {counts}")
-    else:
-        _output.print_summary(out, report, journal=str(journal_path), sent_rate=rate)
-    unfinished = any(
-        report.counts[state]
-        for state in (RowState.PENDING, RowState.SENDING, RowState.UNKNOWN, RowState.PROCESS)
-    )
-    if unfinished:
-        err.print(f"resume with: freedompay payouts resume {journal_path}", markup=False)
+        if unfinished:
+            err.print(resume_hint, markup=False)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.all_succeeded else EXIT_ROWS
 
 
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored within the block (restored after it)."""
+    if threading.current_thread() is not threading.main_thread():  # only main may set them
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _read_rows(path: Path, rows_format: str | None) -> Sequence[PayoutRow]:
-    err = Console(stderr=True, highlight=False)
+    err = _output.console(stderr=True)
     try:
         return read_payout_rows(path, format=cast(Any, rows_format))
     except BadRows as exc:
@@ -434,6 +503,7 @@ def run_command(
                 synchronous=synchronous,
                 status_preflight=status_preflight,
                 quiet=quiet,
+                creating=True,
                 telemetry=telemetry,
             )
         )
@@ -507,6 +577,7 @@ def resume_command(
                 synchronous=synchronous,
                 status_preflight=status_preflight,
                 quiet=quiet,
+                creating=False,
                 telemetry=telemetry,
             )
         )
@@ -540,8 +611,7 @@ def report_command(journal_path: Path, report_format: str, output: Any) -> None:
     elif report_format == "json":
         output.write(_output.report_json(report))
     else:
-        console = Console(file=output, highlight=False)
-        _output.print_summary(console, report, journal=str(journal_path), attention_rows=50)
+        _output.print_report(_output.console(file=output), report, journal=str(journal_path))
 
 
 @payouts.command("status")
@@ -568,5 +638,5 @@ def status_command(order_id: str, api: str, gateway: Gateway) -> None:
     except TransactionNotFound:
         raise click.ClickException(f"the gateway does not know order {order_id}") from None
     except FreedomPayError as exc:
-        raise click.ClickException(str(exc)) from None
-    _output.print_payout(Console(highlight=False), payout)
+        raise failure(exc) from None
+    _output.print_payout(_output.console(), payout)

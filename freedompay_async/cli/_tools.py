@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 import click
-from rich.console import Console
 
 from .._endpoints import ENDPOINTS, KeyKind
 from .._wire import parse_form
 from ..errors import FreedomPayError, UnsupportedValueType, ValidationError
 from ..signing import script_name, sign, signing_string
 from . import _output
-from ._connect import Gateway, connect, gateway_options, run_async
+from ._connect import Gateway, connect, failure, gateway_options, run_async
+from ._exit import EXIT_ROWS
 
 __all__ = ["balance_command", "sign_command"]
 
@@ -31,15 +31,29 @@ def balance_command(currency: str | None, gateway: Gateway) -> None:
     try:
         balance = run_async(ask)
     except FreedomPayError as exc:
-        raise click.ClickException(str(exc)) from None
-    _output.print_balance(Console(highlight=False), balance)
+        raise failure(exc) from None
+    _output.print_balance(_output.console(), balance)
 
 
-def _key_kind(script: str) -> KeyKind:
+def _key_kind(script: str) -> KeyKind | None:
+    """The key the endpoint table signs ``script`` with (``None``: not a documented script)."""
     for endpoint in ENDPOINTS:
         if endpoint.script == script:
             return endpoint.key
-    return "payment"
+    return None
+
+
+def _script(argument: str) -> str:
+    """The script name of SCRIPT; a NAME=VALUE there means the script name was forgotten."""
+    if "=" in argument and "://" not in argument:
+        raise click.UsageError(
+            f"SCRIPT is missing: {argument!r} is a field; give the script the request went to "
+            "first, e.g. `freedompay sign g2g/payout_status2 pg_order_id=...`"
+        )
+    name = script_name(argument if "/" in argument else "/" + argument)
+    if not name:
+        raise click.UsageError(f"{argument!r} names no script (it ends with '/')")
+    return name
 
 
 @click.command("sign")
@@ -80,10 +94,18 @@ def sign_command(
     SCRIPT is the script name or path (p2p2nonreg, g2g/payout_status2, a URL). Give every
     field you sent, in the order you sent it, pg_salt and pg_merchant_id included
     (pg_receipt_positions[0][name]=... style names are nested as the gateway nests them). A
-    pg_sig among them is compared with the computed one.
+    pg_sig among them is compared with the computed one: the exit status is 1 when it does not
+    match.
     """
-    name = script_name(script if "/" in script else "/" + script)
-    kind: KeyKind = _key_kind(name) if key_kind == "auto" else cast(KeyKind, key_kind)
+    name = _script(script)
+    documented = _key_kind(name)
+    if key_kind == "auto" and documented is None:
+        click.echo(
+            f"note: {name} is not in the endpoint table; signing with the payment key "
+            "(--key payout for a payout script)",
+            err=True,
+        )
+    kind: KeyKind = (documented or "payment") if key_kind == "auto" else cast(KeyKind, key_kind)
     secret = (payout_secret_key or secret_key) if kind == "payout" else secret_key
     if not secret:
         env = "FREEDOMPAY_PAYOUT_SECRET_KEY" if kind == "payout" else "FREEDOMPAY_SECRET_KEY"
@@ -105,5 +127,7 @@ def sign_command(
     click.echo(f"signing string  {text}")
     click.echo(f"pg_sig          {signature}")
     if isinstance(given, str):
-        verdict = "matches" if given == signature else "DOES NOT MATCH the computed pg_sig"
-        click.echo(f"given pg_sig    {verdict}")
+        if given != signature:
+            click.echo("given pg_sig    DOES NOT MATCH the computed pg_sig")
+            raise click.exceptions.Exit(EXIT_ROWS)
+        click.echo("given pg_sig    matches")

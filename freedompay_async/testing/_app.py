@@ -81,13 +81,19 @@ async def _received(request: web.Request) -> list[tuple[str, str]]:
 
 @functools.lru_cache(maxsize=4)
 def _gzip_bomb(size: int) -> bytes:
-    """A gzip stream of ``size`` zero bytes, compressed piecewise (never held inflated)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    """A gzip stream of ``size`` zero bytes (rounded up to whole MiB), built without deflating
+    them all: after a full flush deflate forgets its history, so each MiB compresses to the
+    same bytes and the stream is one compressed MiB repeated, then the gzip trailer."""
     block = bytes(1 << 20)
-    parts = [packer.compress(block) for _ in range(size >> 20)]
-    parts.append(packer.compress(bytes(size & ((1 << 20) - 1))))
-    parts.append(packer.flush())
-    return b"".join(parts)
+    blocks = max(1, -(-size >> 20))
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = crc.to_bytes(4, "little") + ((blocks << 20) & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + piece * blocks + packer.flush() + trailer
 
 
 class _Dispatcher:

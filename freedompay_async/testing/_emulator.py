@@ -100,7 +100,11 @@ class Emulator:
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:  # the port is taken: leave nothing open (the notifier's session)
+            await runner.cleanup()
+            raise
         self._runner = runner
         self.port = runner.addresses[0][1]
 

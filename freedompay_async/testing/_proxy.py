@@ -94,10 +94,10 @@ class OutageProxy:
                 await asyncio.sleep(duration)
 
     async def close(self) -> None:
+        """Stop listening; the connections, cut, end their forwarding tasks."""
         await self.refuse()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=2)
 
     async def __aenter__(self) -> OutageProxy:
         await self.start()

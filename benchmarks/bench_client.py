@@ -1,0 +1,407 @@
+"""Issue 15's table: the client's CPU, memory and start-up cost next to raw aiohttp, by hand and
+httpx, against a minimal fast gateway in another process (``_gateway.py``).
+
+CPU figures are this process's CPU time (``time.process_time``) per call; variants run side by
+side in one process, in rotated order over ``--rounds`` rounds, and each ratio is the median of
+the per-round ratios (the machine is shared: absolute figures drift, ratios hold). Rows:
+
+* ``to_card``: ``payouts.to_card`` / raw aiohttp posting one prebuilt signed form (the transport
+  floor); / a careful hand-written aiohttp client (sign, form, xmltodict, pg_sig check); httpx
+  doing the hand-written work, for comparison;
+* ``request("g2g/payout_status2")`` / raw and ``payouts.balance()`` / raw;
+* 10,000 ``process`` payouts waiting in ``payouts.wait`` with the default ``PayoutPolicy``: CPU
+  as a share of one core over ``--wait-seconds`` from the moment they all wait;
+* ``run_payout_batch`` CPU per row / plain ``to_card`` under an ``asyncio.Semaphore``;
+* peak RSS of 10,000 ``to_card`` at once on 10,000 connections / the same with raw aiohttp
+  (each in a fresh child process);
+* ``freedompay --help`` wall time (median of 7 runs).
+
+    python benchmarks/bench_client.py            # the full table (a few minutes)
+    python benchmarks/bench_client.py --smoke    # seconds: every row runs, figures are rough
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import httpx
+from _by_hand import HEADERS, checked_answer, signed_body
+from _gateway import KEY, MERCHANT, gateway_process
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+
+from freedompay_async import FreedomPayClient, Payout, PayoutPending, PayoutState, RetryPolicy
+from freedompay_async.batch import RowState, payout_row, run_payout_batch
+
+CARD = "4405645000006150"
+POST_LINK = "https://merchant.example/payouts/notify"
+ORDERS = itertools.count(1)
+Call = Callable[[], Awaitable[object]]
+
+
+def new_client(url: str, limit: int = 100) -> FreedomPayClient:
+    return FreedomPayClient(
+        MERCHANT,
+        KEY,
+        base_url=url,
+        connection_limit=limit,
+        retry=RetryPolicy(attempts=1),
+    )
+
+
+def order_params(prefix: str = "O") -> dict[str, str]:
+    return {
+        "pg_order_id": f"{prefix}-{next(ORDERS)}",
+        "pg_amount": "1.00",
+        "pg_description": "bench",
+        "pg_payment_to": CARD,
+        "pg_post_link": POST_LINK,
+    }
+
+
+async def cpu_per_call(fn: Call, calls: int, concurrency: int) -> float:
+    """Client CPU microseconds per call of ``fn``, ``concurrency`` at a time."""
+    remaining = calls
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await fn()
+
+    started = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return (time.process_time() - started) / calls * 1e6
+
+
+async def side_by_side(
+    variants: dict[str, Call], calls: int, concurrency: int, rounds: int
+) -> dict[str, list[float]]:
+    """µs of CPU per call of each variant, per round; the order rotates every round."""
+    for fn in variants.values():  # warm pools and caches
+        await cpu_per_call(fn, 100, concurrency)
+    names = list(variants)
+    results: dict[str, list[float]] = {name: [] for name in names}
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(await cpu_per_call(variants[name], calls, concurrency))
+    return results
+
+
+def ratio(results: dict[str, list[float]], name: str, base: str) -> float:
+    return statistics.median(a / b for a, b in zip(results[name], results[base], strict=True))
+
+
+async def request_rows(url: str, calls: int, concurrency: int, rounds: int) -> dict[str, object]:
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+    http = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    )
+    fixed = {
+        script: signed_body(script, params, MERCHANT, KEY)
+        for script, params in (
+            ("p2p2nonreg", order_params()),
+            ("payout_status2", {"pg_order_id": "O-1"}),
+            ("balance_status", {}),
+        )
+    }
+
+    def raw(script: str) -> Call:
+        async def post() -> None:
+            async with session.post(
+                f"{url}/g2g/{script}", data=fixed[script], headers=HEADERS
+            ) as r:
+                await r.read()
+
+        return post
+
+    async def by_hand() -> None:
+        body = signed_body("p2p2nonreg", order_params(), MERCHANT, KEY)
+        async with session.post(f"{url}/g2g/p2p2nonreg", data=body, headers=HEADERS) as r:
+            assert checked_answer("p2p2nonreg", await r.read(), KEY)["pg_status"] == "ok"
+
+    async def by_hand_httpx() -> None:
+        body = signed_body("p2p2nonreg", order_params(), MERCHANT, KEY)
+        answer = await http.post(f"{url}/g2g/p2p2nonreg", content=body, headers=HEADERS)
+        assert checked_answer("p2p2nonreg", answer.content, KEY)["pg_status"] == "ok"
+
+    async with new_client(url, concurrency) as client:
+
+        async def to_card() -> None:
+            payout = await client.payouts.to_card(
+                order_id=f"O-{next(ORDERS)}",
+                amount=Decimal("1.00"),
+                card_number=CARD,
+                description="bench",
+                post_link=POST_LINK,
+            )
+            assert payout.state is PayoutState.SUCCESS
+
+        async def status2() -> None:
+            await client.request("g2g/payout_status2", {"pg_order_id": f"O-{next(ORDERS)}"})
+
+        async def balance() -> None:
+            await client.payouts.balance()
+
+        variants: dict[str, Call] = {
+            "raw to_card": raw("p2p2nonreg"),
+            "to_card": to_card,
+            "by hand": by_hand,
+            "httpx by hand": by_hand_httpx,
+            "raw status2": raw("payout_status2"),
+            "status2": status2,
+            "raw balance": raw("balance_status"),
+            "balance": balance,
+        }
+        try:
+            results = await side_by_side(variants, calls, concurrency, rounds)
+        finally:
+            await session.close()
+            await http.aclose()
+    med = {name: statistics.median(values) for name, values in results.items()}
+    return {
+        "µs per call (median)": {name: round(value) for name, value in med.items()},
+        "to_card / raw": ratio(results, "to_card", "raw to_card"),
+        "to_card / by hand": ratio(results, "to_card", "by hand"),
+        "httpx by hand / raw": ratio(results, "httpx by hand", "raw to_card"),
+        "to_card / httpx by hand": ratio(results, "to_card", "httpx by hand"),
+        "status2 / raw": ratio(results, "status2", "raw status2"),
+        "balance / raw": ratio(results, "balance", "raw balance"),
+    }
+
+
+async def waiting_row(url: str, payouts: int, seconds: float) -> dict[str, object]:
+    """CPU share of one core while ``payouts`` process payouts wait with the default policy."""
+    polls = [0]
+
+    async def count_polls(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        polls[0] += request.url.path.endswith("payout_status2")
+        return await handler(request)
+
+    client = FreedomPayClient(
+        MERCHANT, KEY, base_url=url, retry=RetryPolicy(attempts=1), middlewares=(count_polls,)
+    )
+    async with client:
+        created = await asyncio.gather(
+            *(
+                client.payouts.to_card(
+                    order_id=f"P-{next(ORDERS)}",
+                    amount=Decimal("1.00"),
+                    card_number=CARD,
+                    description="bench",
+                    post_link=POST_LINK,
+                    wait=False,
+                )
+                for _ in range(payouts)
+            )
+        )
+        assert all(payout.state is PayoutState.PROCESS for payout in created)
+        polls_before = polls[0]
+
+        async def wait(payout: Payout) -> None:
+            with contextlib.suppress(PayoutPending):
+                await client.payouts.wait(payout.order_id, payout)
+
+        tasks = [asyncio.ensure_future(wait(payout)) for payout in created]
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        sent = polls[0] - polls_before
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "waiting payouts": payouts,
+        "seconds": round(wall, 1),
+        "share of one core": cpu / wall,
+        "polls/s": sent / wall,
+    }
+
+
+async def batch_row(url: str, rows: int, concurrency: int, rounds: int) -> dict[str, object]:
+    """CPU per row of run_payout_batch / plain to_card under a semaphore, same rows."""
+    async with new_client(url, concurrency) as client:
+
+        async def plain() -> float:
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one() -> None:
+                async with gate:
+                    await client.payouts.to_card(
+                        order_id=f"S-{next(ORDERS)}",
+                        amount=Decimal("1.00"),
+                        card_number=CARD,
+                        description="bench",
+                        post_link=POST_LINK,
+                    )
+
+            started = time.process_time()
+            await asyncio.gather(*(one() for _ in range(rows)))
+            return (time.process_time() - started) / rows * 1e6
+
+        async def batch() -> float:
+            batch_rows = [
+                payout_row(
+                    {
+                        "order_id": f"R-{next(ORDERS)}",
+                        "amount": "1.00",
+                        "description": "bench",
+                        "card_number": CARD,
+                    },
+                    line,
+                )
+                for line in range(2, rows + 2)
+            ]
+            started = time.process_time()
+            report = await run_payout_batch(
+                client, batch_rows, concurrency=concurrency, post_link=POST_LINK, preflight=False
+            )
+            assert report.counts.get(RowState.SUCCESS, 0) == rows, report.counts
+            return (time.process_time() - started) / rows * 1e6
+
+        await plain()
+        await batch()
+        ratios, plain_us, batch_us = [], [], []
+        for round_number in range(rounds):
+            order = (plain, batch) if round_number % 2 == 0 else (batch, plain)
+            first, second = [await fn() for fn in order]
+            p, b = (first, second) if order[0] is plain else (second, first)
+            plain_us.append(p)
+            batch_us.append(b)
+            ratios.append(b / p)
+    return {
+        "µs per row: plain, batch": [
+            round(statistics.median(plain_us)),
+            round(statistics.median(batch_us)),
+        ],
+        "batch / plain": statistics.median(ratios),
+    }
+
+
+async def rss_child(url: str, variant: str, count: int) -> None:
+    """In a fresh process: ``count`` payouts at once, each on its own connection."""
+    connector = aiohttp.TCPConnector(limit=count, limit_per_host=0)
+    if variant == "library":
+        session = aiohttp.ClientSession(connector=connector)
+        client = FreedomPayClient(
+            MERCHANT,
+            KEY,
+            base_url=url,
+            connection_limit=count,
+            session=session,
+            retry=RetryPolicy(attempts=1),
+            # aiohttp's default, as the raw variant has: opening 10,000 connections at once
+            # takes longer than the client's default connect bound.
+            timeout=aiohttp.ClientTimeout(total=300, sock_connect=30),
+        )
+
+        async def one() -> None:
+            await client.payouts.to_card(
+                order_id=f"M-{next(ORDERS)}",
+                amount=Decimal("1.00"),
+                card_number=CARD,
+                description="bench",
+                post_link=POST_LINK,
+            )
+
+    else:
+        session = aiohttp.ClientSession(connector=connector)
+
+        async def one() -> None:
+            body = signed_body("p2p2nonreg", order_params("M"), MERCHANT, KEY)
+            async with session.post(f"{url}/g2g/p2p2nonreg", data=body, headers=HEADERS) as r:
+                checked_answer("p2p2nonreg", await r.read(), KEY)
+
+    async with session:
+        await asyncio.gather(*(one() for _ in range(count)))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": peak}))
+
+
+def rss_row(url: str, count: int) -> dict[str, object]:
+    figures = {}
+    for variant in ("raw", "library"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--rss-child", variant, "--url", url, "--count", str(count)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        figures[variant] = json.loads(out.splitlines()[-1])
+    library, raw = figures["library"]["peak_rss_mb"], figures["raw"]["peak_rss_mb"]
+    return {
+        "payouts at once": count,
+        "peak RSS MB: library, raw": [round(library), round(raw)],
+        "library / raw": library / raw,
+    }
+
+
+def help_row(runs: int) -> dict[str, object]:
+    beside = Path(sys.executable).with_name("freedompay")
+    command = str(beside) if beside.exists() else shutil.which("freedompay") or "freedompay"
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([command, "--help"], check=True, capture_output=True)
+        times.append((time.perf_counter() - started) * 1e3)
+    return {"freedompay --help ms (median)": round(statistics.median(times))}
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    table: dict[str, object] = {}
+    with gateway_process() as (url, _):
+        table["requests"] = await request_rows(url, args.calls, args.concurrency, args.rounds)
+        print(json.dumps(table["requests"], indent=1, ensure_ascii=False), flush=True)
+        table["batch"] = await batch_row(url, args.rows, 50, args.rounds)
+        print(json.dumps(table["batch"], indent=1, ensure_ascii=False), flush=True)
+        table["rss"] = rss_row(url, args.in_flight)
+        print(json.dumps(table["rss"], indent=1, ensure_ascii=False), flush=True)
+        table["waiting"] = await waiting_row(url, args.waiting, args.wait_seconds)
+        print(json.dumps(table["waiting"], indent=1, ensure_ascii=False), flush=True)
+    table["help"] = help_row(7)
+    print(json.dumps(table["help"], indent=1, ensure_ascii=False), flush=True)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--in-flight", type=int, default=10_000)
+    parser.add_argument("--waiting", type=int, default=10_000)
+    parser.add_argument("--wait-seconds", type=float, default=120.0)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, rough figures")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--rss-child", choices=("raw", "library"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        asyncio.run(rss_child(args.url, args.rss_child, args.count))
+        return
+    if args.smoke:
+        args.calls, args.rounds, args.rows = 200, 1, 200
+        args.in_flight, args.waiting, args.wait_seconds = 300, 300, 2.0
+    table = asyncio.run(run(args))
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The expat fast path for flat answers gives exactly what xmltodict gives."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from freedompay_async import signing
+from freedompay_async._wire import _NotFlat, _parse_flat, _parse_nested, parse_xml
+
+DATA = Path(__file__).parent / "data"
+VECTORS = json.loads((DATA / "xml-signature-vectors.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=lambda vector: str(vector["id"]))
+def test_every_xml_vector_decodes_alike_and_verifies(vector: dict[str, str]) -> None:
+    raw = vector["xml"].encode("utf-8")
+    expected = _parse_nested(raw)
+    with contextlib.suppress(_NotFlat):  # nested or repeated: xmltodict decodes it
+        assert _parse_flat(raw) == expected
+    document = parse_xml(raw)
+    assert (document.root, document.fields, list(document.signed_leaves)) == expected
+    assert signing.verify_document(vector["script"], document, vector["secret"])
+
+
+_tags = st.sampled_from(
+    ["pg_status", "pg_sig", "pg_salt", "pg_order_id", "pg_x", "a", "ns:tag", "ü_tag", "pg_a1"]
+)
+_texts = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00\r"), max_size=20
+).filter(lambda text: all(ch >= " " or ch in "\t\n" for ch in text))
+_spaces = st.sampled_from(["", "\n", "\n    ", " \t"])
+
+
+@st.composite
+def _flat_documents(draw: st.DrawFn) -> bytes:
+    tags = draw(st.lists(_tags, unique=True, max_size=8))
+    parts = []
+    if draw(st.booleans()):
+        parts.append('<?xml version="1.0" encoding="utf-8"?>\n')
+    root = draw(st.sampled_from(["response", "root", "x"]))
+    parts.append(f"<{root}>")
+    for tag in tags:
+        parts.append(draw(_spaces))
+        if draw(st.booleans()):
+            parts.append("<!-- note -->")
+        text = draw(_texts)
+        form = draw(st.sampled_from(["pair", "empty", "cdata", "attr"]))
+        if form == "empty" and not text:
+            parts.append(f"<{tag}/>")
+        elif form == "cdata" and "]]>" not in text:
+            parts.append(f"<{tag}><![CDATA[{text}]]></{tag}>")
+        elif form == "attr":
+            parts.append(f'<{tag} kind="x">{escape(text)}</{tag}>')
+        else:
+            parts.append(f"<{tag}>{escape(text)}</{tag}>")
+    parts.append(draw(_spaces))
+    if draw(st.booleans()):
+        parts.append(escape(draw(_texts)))  # text directly in the root
+    parts.append(f"</{root}>")
+    return "".join(parts).encode("utf-8")
+
+
+@given(_flat_documents())
+def test_flat_fast_path_matches_xmltodict(raw: bytes) -> None:
+    assert _parse_flat(raw) == _parse_nested(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"<r><a>1</a><a>2</a></r>",  # repeated tag: a list
+        b"<r><a><b>1</b></a></r>",  # nested
+        b"<r><pg_sig>1</pg_sig><pg_sig>2</pg_sig></r>",
+    ],
+)
+def test_nested_or_repeated_answers_leave_the_fast_path(raw: bytes) -> None:
+    with pytest.raises(_NotFlat):
+        _parse_flat(raw)
+    document = parse_xml(raw)
+    assert (document.root, document.fields, list(document.signed_leaves)) == _parse_nested(raw)
