@@ -100,6 +100,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
     session.run("python", "benchmarks/bench_batch_workers.py", "--rows", "4000")
+    session.run("python", "benchmarks/bench_telemetry.py")
 
 
 @nox.session(name="bench_smoke")
@@ -115,6 +116,7 @@ def bench_smoke(session: nox.Session) -> None:
         "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
     )
     session.run("python", "benchmarks/chaos_payouts.py", "--payouts", "300", "--outages", "1")
+    session.run("python", "benchmarks/bench_telemetry.py", "--calls", "300", "--rounds", "1")
 
 
 @nox.session
