@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -40,10 +41,11 @@ from pathlib import Path
 import aiohttp
 import httpx
 from _by_hand import HEADERS, checked_answer, signed_body
-from _gateway import KEY, MERCHANT, gateway_process
+from _gateway import KEY, MERCHANT, answer, gateway_process
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from freedompay_async import FreedomPayClient, Payout, PayoutPending, PayoutState, RetryPolicy
+from freedompay_async import _validation as check
 from freedompay_async.batch import RowState, payout_row, run_payout_batch
 
 CARD = "4405645000006150"
@@ -100,6 +102,42 @@ async def side_by_side(
         for name in names[shift:] + names[:shift]:
             results[name].append(await cpu_per_call(variants[name], calls, concurrency))
     return results
+
+
+def pure_work(client: FreedomPayClient, calls: int) -> dict[str, float]:
+    """µs per call of the work without I/O: the library's (validate, sign, encode, decode,
+    verify, check, model) and the hand-written client's (sign, encode, xmltodict, verify).
+
+    Added to the raw transport's CPU this is the floor of each variant's ratio.
+    """
+    from freedompay_async.payouts import Payout, Payouts
+    from freedompay_async.signing import new_salt
+
+    requestor = client._requestor
+    xml = answer("p2p2nonreg", "O-1", MERCHANT)
+    params = order_params()
+    del params["pg_order_id"]
+
+    def library() -> None:
+        checked = {
+            "pg_order_id": check.order_id("pg_order_id", "O-1"),
+            "pg_amount": check.amount("pg_amount", Decimal("1.00")),
+            "pg_description": check.required_text("pg_description", "bench"),
+            "pg_payment_to": check.card_number("pg_payment_to", CARD),
+            "pg_post_link": check.url("pg_post_link", POST_LINK),
+        }
+        call = requestor.prepare(Payouts._TO_CARD, checked)
+        call.signed_body(new_salt())
+        Payout.from_answer("O-1", requestor._decode(call, 200, "application/xml", None, xml))
+
+    def by_hand() -> None:
+        signed_body("p2p2nonreg", {"pg_order_id": "O-1", **params}, MERCHANT, KEY)
+        checked_answer("p2p2nonreg", xml, KEY)
+
+    return {
+        name: min(timeit.repeat(fn, number=max(calls // 5, 1), repeat=5)) / max(calls // 5, 1) * 1e6
+        for name, fn in (("library", library), ("by hand", by_hand))
+    }
 
 
 def ratio(results: dict[str, list[float]], name: str, base: str) -> float:
@@ -169,6 +207,7 @@ async def request_rows(url: str, calls: int, concurrency: int, rounds: int) -> d
         }
         try:
             results = await side_by_side(variants, calls, concurrency, rounds)
+            pure = pure_work(client, calls)
         finally:
             await session.close()
             await http.aclose()
@@ -180,6 +219,9 @@ async def request_rows(url: str, calls: int, concurrency: int, rounds: int) -> d
         "httpx by hand / raw": ratio(results, "httpx by hand", "raw to_card"),
         "to_card / httpx by hand": ratio(results, "to_card", "httpx by hand"),
         "status2 / raw": ratio(results, "status2", "raw status2"),
+        "pure work µs (no I/O): library, by hand": [round(pure["library"]), round(pure["by hand"])],
+        "floor of to_card / raw: (raw + pure library) / raw": (med["raw to_card"] + pure["library"])
+        / med["raw to_card"],
         "balance / raw": ratio(results, "balance", "raw balance"),
     }
 

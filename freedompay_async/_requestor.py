@@ -16,8 +16,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
@@ -327,13 +327,18 @@ class Requestor:
             idempotency_key=idempotency_key,
         )
 
-    async def send(self, session: aiohttp.ClientSession, call: _Call) -> GatewayResponse:
+    # Plain functions returning the coroutine: one frame less per call in flight.
+    def send(
+        self, session: aiohttp.ClientSession, call: _Call
+    ) -> Coroutine[Any, Any, GatewayResponse]:
         """Send ``call`` and return its verified XML answer (see :meth:`_send`)."""
-        return await self._send(session, call, self._decode)
+        return self._send(session, call, self._decode)
 
-    async def send_page(self, session: aiohttp.ClientSession, call: _Call) -> PageAnswer:
+    def send_page(
+        self, session: aiohttp.ClientSession, call: _Call
+    ) -> Coroutine[Any, Any, PageAnswer]:
         """Send ``call`` to a script that answers with a page for the payer's browser."""
-        return await self._send(session, call, self._decode_page)
+        return self._send(session, call, self._decode_page)
 
     async def _send(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows.
@@ -388,14 +393,20 @@ class Requestor:
 
     async def _exchange(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         path = call.endpoint.path
+        if self._middlewares:
+            body: bytes | None = None  # signed by call.sign, inside the caller's middlewares
+            middlewares: tuple[ClientMiddlewareType, ...] = (*self._middlewares, call.sign)
+        else:  # nothing runs between signing and sending: sign here, no middleware chain
+            body, middlewares = call.signed_body(new_salt()), ()
         try:
             async with (
                 self._in_flight,
                 session.post(
                     call.url,
+                    data=body,
                     headers=_FORM_HEADERS,
                     timeout=self._timeout,
-                    middlewares=(*self._middlewares, call.sign),
+                    middlewares=middlewares,
                     # A redirect is an answer to return, never a reason to send again.
                     allow_redirects=False,
                 ) as response,
@@ -403,7 +414,7 @@ class Requestor:
                 status = call.http_status = response.status
                 content_type = response.content_type
                 location = response.headers.get("Location")
-                body = await _read_body(response, self._max_bytes)
+                answer = await _read_body(response, self._max_bytes)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Raised while obtaining a connection, before any byte of the request was written.
             raise RequestNotSent(
@@ -419,7 +430,7 @@ class Requestor:
             ) from exc
         except MalformedResponse as exc:
             raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
-        return decode(call, status, content_type, location, body)
+        return decode(call, status, content_type, location, answer)
 
     def _decode_page(
         self, call: _Call, status: int, content_type: str, location: str | None, body: bytes

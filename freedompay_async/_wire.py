@@ -225,6 +225,53 @@ def _forbid_entities(*_: object) -> None:
     raise ValueError("entities are disabled")
 
 
+# The usual answer, byte for byte: an optional UTF-8 declaration, a root holding distinct leaves
+# of plain text (no markup, entities, CR or control characters: nothing a parser would change).
+_NAME = rb"[A-Za-z_][A-Za-z0-9_.\-]*"
+_PLAIN = rb"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f]*"
+_SPACE = rb"[ \t\n]*"
+_PLAIN_DOCUMENT = re.compile(
+    rb'(?:<\?xml version="1\.0"(?: encoding="(?:utf|UTF)-8")?\?>)?'
+    + _SPACE
+    + rb"<("
+    + _NAME
+    + rb")>"
+    + rb"((?:"
+    + _SPACE
+    + rb"<("
+    + _NAME
+    + rb")>"
+    + _PLAIN
+    + rb"</\3>)*)"
+    + _SPACE
+    + rb"</\1>"
+    + _SPACE
+).fullmatch
+_PLAIN_LEAF = re.compile(rb"<(" + _NAME + rb")>(" + _PLAIN + rb")</\1>").findall
+# Valid UTF-8 that XML still refuses (U+FFFE, U+FFFF).
+_NOT_XML = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+
+
+def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]] | None:
+    """:func:`_parse_flat`'s result for a plain document (see ``_PLAIN_DOCUMENT``), else None."""
+    match = _PLAIN_DOCUMENT(raw)
+    if match is None or _NOT_XML[0] in raw or _NOT_XML[1] in raw:
+        return None
+    fields: dict[str, Any] = {}
+    leaves: list[tuple[str, str]] = []
+    try:
+        for tag, text in _PLAIN_LEAF(match[2]):
+            name = tag.decode("ascii")
+            if name in fields:
+                return None
+            value = fields[name] = text.decode("utf-8")
+            if name != _SIG:
+                leaves.append((f"{name}{len(fields):03d}", value))
+    except UnicodeDecodeError:
+        return None
+    return match[1].decode("ascii"), fields, leaves
+
+
 def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
     """Root name, fields and signed leaves of a flat answer (the usual one), on expat alone.
 
@@ -292,8 +339,9 @@ def _parse_nested(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]
 def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocument:
     """Decode a gateway answer; anything that is not small, plain, well-formed XML is refused.
 
-    Flat answers (every child of the root a distinct leaf) are read by expat directly, the
-    rest by xmltodict; both give the same result. Raises
+    Plain answers (distinct text leaves, nothing to unescape) are read by one regular
+    expression, other flat answers (every child of the root a distinct leaf) by expat directly,
+    the rest by xmltodict; all give the same result. Raises
     :class:`~freedompay_async.errors.MalformedResponse` (keeping the raw body) for broken XML,
     bodies over ``max_bytes`` and any DTD / entity declaration (entity-expansion attacks).
     """
@@ -303,10 +351,14 @@ def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocum
     if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
         raise MalformedResponse("XML with a DTD or entity declaration is refused", raw=raw)
     try:
-        try:
-            root, fields, leaves = _parse_flat(raw)
-        except _NotFlat:
-            root, fields, leaves = _parse_nested(raw)
+        plain = _parse_plain(raw)
+        if plain is not None:
+            root, fields, leaves = plain
+        else:
+            try:
+                root, fields, leaves = _parse_flat(raw)
+            except _NotFlat:
+                root, fields, leaves = _parse_nested(raw)
     except (ExpatError, ValueError) as exc:
         raise MalformedResponse(f"answer is not well-formed XML ({exc})", raw=raw) from exc
     return XmlDocument(root, fields, tuple(leaves), raw)

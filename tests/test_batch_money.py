@@ -379,3 +379,30 @@ def test_journal_io_errors_are_one_line_and_exit_2(tmp_path: Path, where: str) -
     assert "Traceback" not in result.stderr
     assert "journal" in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2
+
+
+# -- a refused secret key: nothing paid, the batch stops, the rows stay pending ------------------
+
+
+@pytest.mark.parametrize("status_preflight", [True, False])
+async def test_a_refused_secret_key_stops_the_batch_with_rows_pending(
+    freedompay_emulator: Emulator, tmp_path: Path, status_preflight: bool
+) -> None:
+    from freedompay_async.errors import SecretKeyRejected
+
+    rows = rows_for([OK_CARD] * 6)
+    journal = tmp_path / "j"
+    async with freedompay_emulator.client(payout_secret_key="not-the-key") as wrong:
+        with pytest.raises(SecretKeyRejected) as caught:
+            await run_payout_batch(
+                wrong, rows, journal=journal, post_link=POST_LINK, concurrency=2,
+                preflight=False, status_preflight=status_preflight,
+            )  # fmt: skip
+    assert caught.value.key == "payout"
+    assert not freedompay_emulator.payouts  # nothing was paid
+    states = {row.state for row in Journal.read_report(journal).rows}
+    assert states == {RowState.PENDING}
+    async with freedompay_emulator.client() as right:  # the key fixed: the resume pays once
+        report = await run_payout_batch(right, rows, journal=journal)
+    assert report.all_succeeded
+    assert all(freedompay_emulator.created_count(row.order_id) == 1 for row in rows)

@@ -406,3 +406,32 @@ async def test_the_batch_rate_is_shared_by_the_live_workers(postgres_url: str) -
         await workers[2].stop()  # retired: the two left take half each
         await workers[0].renew()
         assert workers[0].rate == 15.0
+
+
+async def test_a_journal_database_that_fails_mid_batch_stops_the_worker_with_a_journal_error(
+    freedompay_emulator: Emulator, postgres_url: str
+) -> None:
+    from freedompay_async.batch import JournalError
+
+    emu = freedompay_emulator
+    emu.faults.add(Fault.latency(0.05, endpoint=CREATE))
+    rows = rows_for([OK_CARD] * 30)
+    async with PostgresJournal(postgres_url) as db, emu.client(payout_policy=FAST) as fp:
+        batch = await db.submit(merchant_id=fp.merchant_id, gateway=fp.base_url, rows=rows,
+                                post_link=POST_LINK)  # fmt: skip
+        saboteur = await asyncpg.connect(postgres_url)
+        worker = PayoutWorker(fp, db, batch, rows, concurrency=2)
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def sabotage() -> None:
+                    while len(emu.payouts) < 3:  # noqa: ASYNC110 - watching the emulator
+                        await anyio.sleep(0.01)
+                    await saboteur.execute("ALTER TABLE freedompay_rows RENAME TO gone")
+
+                group.start_soon(sabotage)
+                with pytest.raises(JournalError, match="PostgreSQL journal"):
+                    await worker.run()
+        finally:
+            await saboteur.close()
+    assert 3 <= len(emu.payouts) < 30  # it stopped starting rows

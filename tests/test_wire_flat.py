@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from freedompay_async import signing
-from freedompay_async._wire import _NotFlat, _parse_flat, _parse_nested, parse_xml
+from freedompay_async._wire import _NotFlat, _parse_flat, _parse_nested, _parse_plain, parse_xml
 
 DATA = Path(__file__).parent / "data"
 VECTORS = json.loads((DATA / "xml-signature-vectors.json").read_text("utf-8"))
@@ -68,8 +68,35 @@ def _flat_documents(draw: st.DrawFn) -> bytes:
 
 
 @given(_flat_documents())
-def test_flat_fast_path_matches_xmltodict(raw: bytes) -> None:
-    assert _parse_flat(raw) == _parse_nested(raw)
+def test_flat_fast_paths_match_xmltodict(raw: bytes) -> None:
+    expected = _parse_nested(raw)
+    assert _parse_flat(raw) == expected
+    plain = _parse_plain(raw)
+    assert plain is None or plain == expected
+    document = parse_xml(raw)
+    assert (document.root, document.fields, list(document.signed_leaves)) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"<r><a>x &amp; y</a></r>",  # an entity to decode
+        b"<r><a>x\r\ny</a></r>",  # line ends a parser normalises
+        b"<r><a/></r>",
+        b"<r><a>\xef\xbf\xbf</a></r>",  # U+FFFF: not an XML character
+        b"<r><a>1</a><a>2</a></r>",
+        b"<r><a>\xff</a></r>",  # not UTF-8
+        b'<?xml version="1.0" encoding="windows-1251"?><r><a>\xe0</a></r>',
+    ],
+)
+def test_the_plain_path_leaves_anything_a_parser_would_change(raw: bytes) -> None:
+    assert _parse_plain(raw) is None
+
+
+def test_the_plain_path_reads_the_usual_answer() -> None:
+    raw = signing.sign_xml("p2p2nonreg", {"pg_status": "ok", "pg_order_id": "O-1"}, "key")
+    assert _parse_plain(raw) == _parse_nested(raw)
+    assert _parse_plain(raw) is not None
 
 
 @pytest.mark.parametrize(

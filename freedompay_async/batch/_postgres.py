@@ -26,14 +26,15 @@ asyncpg is also a self-contained wheel (no libpq) with COPY for submissions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 
@@ -166,6 +167,27 @@ def _result(record: Mapping[str, Any]) -> RowResult:
     )
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _database_errors(
+    method: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """The driver's failures (server gone, connection lost, timeouts) as :class:`JournalError`:
+    the runner stops on it, the CLI shows one line."""
+
+    @functools.wraps(method)
+    async def translated(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        asyncpg = _driver()
+        try:
+            return await method(*args, **kwargs)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise JournalError(f"the PostgreSQL journal failed: {exc}") from exc
+
+    return translated
+
+
 def _driver() -> Any:
     try:
         import asyncpg
@@ -226,6 +248,7 @@ class PostgresJournal:
 
     # -- batches -----------------------------------------------------------------------------
 
+    @_database_errors
     async def submit(
         self,
         *,
@@ -325,6 +348,7 @@ class PostgresJournal:
             )
         return batch_id
 
+    @_database_errors
     async def batch(self, batch_id: str) -> Mapping[str, Any]:
         """The batch's record (merchant, gateway, source, post link, rate); JournalError if
         there is no such batch."""
@@ -335,6 +359,7 @@ class PostgresJournal:
             raise JournalError(f"no batch {batch_id} in {self!r}")
         return dict(record)
 
+    @_database_errors
     async def report(self, batch_id: str) -> BatchReport:
         """Every row of the batch as it stands now (works while workers run)."""
         batch = await self.batch(batch_id)
@@ -350,6 +375,7 @@ class PostgresJournal:
             batch_id=batch_id,
         )
 
+    @_database_errors
     async def counts(self, batch_id: str) -> dict[RowState, int]:
         counts = dict.fromkeys(RowState, 0)
         for record in await self.pool.fetch(
@@ -359,6 +385,7 @@ class PostgresJournal:
             counts[RowState(record["state"])] = record["n"]
         return counts
 
+    @_database_errors
     async def workers(self, batch_id: str) -> list[tuple[str, float, bool]]:
         """``(worker id, heartbeat age in seconds, live)`` of the batch's workers."""
         records = await self.pool.fetch(
@@ -369,6 +396,7 @@ class PostgresJournal:
         )
         return [(r["worker_id"], float(r["age"]), bool(r["live"])) for r in records]
 
+    @_database_errors
     async def events(self, batch_id: str, order_id: str) -> list[tuple[float, str, str, str]]:
         """A row's audit trail: ``(time, from state, to state, worker)``, oldest first."""
         records = await self.pool.fetch(
@@ -418,6 +446,7 @@ class PostgresStore:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @_database_errors
     async def start(self, rows: Sequence[PayoutRow]) -> None:
         """Register this worker (its first heartbeat) and check ``rows`` - the batch's file as
         this worker read it - against the digests stored at submission."""
@@ -472,6 +501,7 @@ class PostgresStore:
         rate, live = record["max_rate"], max(1, record["live"])
         self.rate = None if rate is None else rate / live
 
+    @_database_errors
     async def stop(self) -> None:
         """Commit what is left and retire this worker (its lease ends now)."""
         try:
@@ -498,6 +528,7 @@ class PostgresStore:
         """Whether the lease was renewed less than half a lease ago (fencing)."""
         return time.monotonic() - self._renewed < self.lease / 2
 
+    @_database_errors
     async def claim(self, limit: int) -> list[tuple[RowResult, Action]]:
         """Up to ``limit`` rows nobody else holds: in doubt ones first (to reconcile: never
         sent from here blindly), then pending ones (``sending`` committed here, or left
@@ -564,6 +595,7 @@ class PostgresStore:
             self.commits += 1
         return claimed
 
+    @_database_errors
     async def more_later(self) -> bool:
         """Nothing to claim now: whether to wait, because rows are held by other workers (one
         that dies leaves its rows to reconcile once its lease expires)."""
@@ -580,6 +612,7 @@ class PostgresStore:
         await anyio.sleep(min(self.lease / 4, 1.0))
         return True
 
+    @_database_errors
     async def mark_sending(self, order_id: str) -> RowResult | None:
         """Commit ``sending`` for a row this worker holds (a re-send after a signed "not
         found" and the grace); ``None`` when it is no longer this worker's or fenced."""

@@ -48,7 +48,15 @@ from ..errors import (
     UnsignedResponse,
     ValidationError,
 )
-from ..payouts import Payout, PayoutOutcomeUnknown, PayoutPending, Payouts, PayoutState, _poll_delay
+from ..payouts import (
+    Payout,
+    PayoutOutcomeUnknown,
+    PayoutPending,
+    Payouts,
+    PayoutState,
+    _poll_delay,
+    _says_bad_signature,
+)
 from ._postgres import is_postgres_url
 from ._rows import PayoutRow
 from ._sqlite import Journal, SqliteStore, Synchronous
@@ -120,8 +128,9 @@ class _Run:
         self.concurrency = concurrency
         self.pacer = pacer or Pacer(None)
         self.stopped: str | None = None
-        #: A failure that ends the run (the journal cannot be written): raised at the end.
-        self.fatal: JournalError | None = None
+        #: A failure that ends the run (the journal cannot be written, a refused secret key):
+        #: raised at the end, once what is known is recorded.
+        self.fatal: JournalError | SecretKeyRejected | None = None
         self._stopping = anyio.Event()
         self._pollers: set[anyio.CancelScope] = set()
         self._claimed: collections.deque[tuple[RowResult, Action]] = collections.deque()
@@ -142,6 +151,19 @@ class _Run:
         self._stopping.set()
         for scope in list(self._pollers):
             scope.cancel()
+
+    def _key_rejected(self, exc: SecretKeyRejected) -> None:
+        self.fatal = self.fatal or exc
+        self.stop(f"the gateway refuses our signature: check the {exc.key} secret key")
+
+    def _status_key_refused(self, order_id: str, exc: FreedomPayError) -> bool:
+        """Whether a failed status request says our key is wrong (its answer fails
+        verification and carries the bad-signature code): then stop, nothing was sent."""
+        if not _says_bad_signature(exc):
+            return False
+        endpoint = getattr(exc, "endpoint", "") or "payout status"
+        self._key_rejected(SecretKeyRejected(key="payout", endpoint=endpoint, order_id=order_id))
+        return True
 
     def _fail(self, exc: JournalError) -> None:
         # Nothing more can be recorded, so nothing more may be sent.
@@ -272,7 +294,7 @@ class _Run:
         except SecretKeyRejected as exc:
             # Nothing was paid; every row would fail the same way.
             self._record(order_id, RowState.PENDING, detail=str(exc))
-            self.stop(f"the gateway refuses our signature: check the {exc.key} secret key")
+            self._key_rejected(exc)
             return None
         except PayoutDeclined as exc:
             self._declined(order_id, exc)
@@ -409,7 +431,12 @@ class _Run:
             return None
         except RequestNotSent:
             return None  # nothing was asked, nothing sent: the row stays pending for a resume
+        except SecretKeyRejected as exc:
+            self._key_rejected(exc)
+            return None
         except (FreedomPayError, OSError) as exc:
+            if isinstance(exc, FreedomPayError) and self._status_key_refused(order_id, exc):
+                return None
             detail = f"status preflight not learnt: {type(exc).__name__}: {exc}"
             self._record(order_id, RowState.UNKNOWN, detail=detail)
             return None
@@ -441,8 +468,13 @@ class _Run:
                 if wait_for <= 0 or not await self._pause(wait_for + 0.01):
                     break
                 continue
-            except (OutcomeUnknown, ProtocolError, GatewayOutcomeUnknown, RequestNotSent):
-                pass  # cannot tell yet: ask again
+            except SecretKeyRejected as exc:
+                self._key_rejected(exc)
+                return None
+            except (OutcomeUnknown, ProtocolError, GatewayOutcomeUnknown, RequestNotSent) as exc:
+                if self._status_key_refused(order_id, exc):
+                    return None  # the row stays in doubt: asked again with the right key
+                # cannot tell yet (a signed answer naming another order included): ask again
             except GatewayError as exc:
                 detail = f"status refused: {type(exc).__name__} {exc.code}"
                 self._record(order_id, RowState.UNKNOWN, detail=detail)
@@ -598,8 +630,15 @@ async def run_payout_batch(
                     run.stop("stop requested")
 
                 watcher.start_soon(watch, stop)
-            await run.run()
+            try:
+                await run.run()
+            except (JournalError, SecretKeyRejected) as exc:
+                failure: FreedomPayError | None = exc  # raised as is, not in a group
+            else:
+                failure = None
             watcher.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
         return book.report(stopped=run.stopped, elapsed=time.monotonic() - started)
     finally:
         if owned:

@@ -32,8 +32,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-import attrs
-
 from .._masking import mask_card_numbers
 from ._rows import PayoutRow
 from ._store import (
@@ -381,7 +379,7 @@ class Journal:
         if len({row.order_id for row in rows}) != len(rows):
             raise JournalError("order ids must be unique within a batch")
         now = time.time()
-        entries = [attrs.evolve(pending_entry(merchant_id, row), updated_at=now) for row in rows]
+        entries = [pending_entry(merchant_id, row, now) for row in rows]
         meta = {
             "schema": str(SCHEMA_VERSION),
             "merchant_id": merchant_id,

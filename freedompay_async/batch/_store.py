@@ -234,7 +234,8 @@ class BatchReport:
             yield ["" if fields[name] is None else str(fields[name]) for name in REPORT_COLUMNS]
 
 
-def pending_entry(merchant_id: str, row: PayoutRow) -> RowResult:
+def pending_entry(merchant_id: str, row: PayoutRow, updated_at: float = 0.0) -> RowResult:
+    """A row as a new batch records it (``pending``, with its deterministic idempotency key)."""
     return RowResult(
         order_id=row.order_id,
         line=row.line,
@@ -245,6 +246,7 @@ def pending_entry(merchant_id: str, row: PayoutRow) -> RowResult:
         destination=row.destination,
         operation=row.operation,
         idempotency_key=default_idempotency_key(merchant_id, row.operation, row.order_id),
+        updated_at=updated_at,
     )
 
 

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import _validation as check
-from ..errors import ValidationError
+from ..errors import FreedomPayError, SecretKeyRejected, ValidationError
 from ._postgres import PostgresJournal, PostgresStore
 from ._rows import PayoutRow
 from ._runner import Pacer, _Run, check_gateway
-from ._store import BatchReport, RowState
+from ._store import BatchReport, JournalError, RowState
 
 if TYPE_CHECKING:
     from ..client import FreedomPayClient
@@ -124,11 +124,18 @@ class PayoutWorker:
                         run.stop("stop requested")
 
                     group.start_soon(watch, self.stop_event)
-                await run.run()
+                try:
+                    await run.run()
+                except (JournalError, SecretKeyRejected) as exc:
+                    failure: FreedomPayError | None = exc  # raised as is, not in a group
+                else:
+                    failure = None
                 group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await store.stop()
+        if failure is not None:
+            raise failure
         if not store.may_send and run.stopped is None:
             run.stopped = "fenced: the lease could not be renewed"
         report = await self.journal.report(self.batch_id)

@@ -51,7 +51,8 @@ class _LazyGroup(click.Group):
         "payouts": (
             "._payouts",
             "payouts",
-            "Payout batches (run, resume, report) and the status of one payout.",
+            "Payout batches (run, resume, report, watch; submit and worker on PostgreSQL) "
+            "and the status of one payout.",
         ),
         "balance": ("._tools", "balance_command", "The merchant's payout balance."),
         "emulator": ("._emulator", "emulator_command", "Serve the gateway emulator."),

@@ -27,7 +27,14 @@ from ..batch import (
     read_payout_rows,
     run_payout_batch,
 )
-from ..errors import ConfigurationError, FreedomPayError, TransactionNotFound, ValidationError
+from ..batch._postgres import is_postgres_url
+from ..errors import (
+    ConfigurationError,
+    FreedomPayError,
+    SecretKeyRejected,
+    TransactionNotFound,
+    ValidationError,
+)
 from ..payouts import PayoutPolicy
 from ..telemetry import Telemetry, serve_prometheus
 from . import _output
@@ -110,7 +117,8 @@ def _policy_options(command: F) -> F:
 
 @click.group(epilog=EXIT_CODES)
 def payouts() -> None:
-    """Payout batches (run, resume, report) and the status of one payout."""
+    """Payout batches (run, resume, report, watch; submit and worker on PostgreSQL) and the
+    status of one payout."""
 
 
 # -- payouts run / resume ----------------------------------------------------------------------
@@ -166,6 +174,7 @@ class _BatchJob:
     concurrency: int
     wait: bool
     status_preflight: bool
+    max_rate: float | None
     quiet: bool
     telemetry: Telemetry | None = None
 
@@ -206,12 +215,13 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool]:
                         post_link=post_link,
                         wait=job.wait,
                         status_preflight=job.status_preflight,
+                        max_rate=job.max_rate,
                         source=job.source,
                         gateway=label,
                         on_progress=progress.update,
                         stop=stop,
                     )
-                except (JournalError, ValidationError, PreflightError) as exc:
+                except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
                     failure = exc  # raised below, not wrapped in the task group's group
                 progress.update(journal.counts, force=True)
         group.cancel_scope.cancel()
@@ -232,7 +242,7 @@ def _forget_journal(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
+def metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
     """With ``--metrics-port``: the batch's metrics at ``http://host:port/metrics``."""
     if port is None:
         yield None
@@ -244,6 +254,19 @@ def _metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
             raise click.UsageError(f"--metrics-port: {exc}") from None
         Console(stderr=True).print(f"metrics: http://{host}:{port}/metrics", markup=False)
         yield telemetry
+
+
+def grace_refused(policy: PayoutPolicy, gateway: Gateway, err: Console) -> bool:
+    """Refuse (one line on ``err``) a not-found grace under the request timeout: a payout
+    still in flight could then be sent again."""
+    if policy.not_found_grace >= gateway.timeout:
+        return False
+    err.print(
+        f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
+        f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
+        markup=False,
+    )
+    return True
 
 
 def _execute_batch(
@@ -260,7 +283,8 @@ def _execute_batch(
     status_preflight: bool,
     quiet: bool,
     creating: bool,
-    telemetry: Telemetry | None,
+    max_rate: float | None = None,
+    telemetry: Telemetry | None = None,
 ) -> int:
     """Run or resume the batch and report; returns the exit status.
 
@@ -269,12 +293,7 @@ def _execute_batch(
     """
     out = _output.console()
     err = _output.console(stderr=True, soft_wrap=True)  # an error is one line
-    if policy.not_found_grace < gateway.timeout:
-        err.print(
-            f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
-            f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
-            markup=False,
-        )
+    if grace_refused(policy, gateway, err):
         return EXIT_USAGE
     try:
         journal = Journal(journal_path, synchronous="FULL" if synchronous == "full" else "NORMAL")
@@ -295,6 +314,7 @@ def _execute_batch(
         concurrency,
         wait,
         status_preflight,
+        max_rate,
         quiet,
         telemetry,
     )
@@ -306,8 +326,12 @@ def _execute_batch(
             report, interrupted = run_async(_batch_main, job, err)
         except KeyboardInterrupt:  # a signal before the watcher listened
             report, interrupted = journal.report(stopped="aborted"), True
-    except (JournalError, ValidationError, PreflightError) as exc:
+    except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        if isinstance(exc, SecretKeyRejected):  # nothing was paid: fix the key, resume
+            journal.close()
+            err.print(resume_hint, markup=False)
+            return EXIT_USAGE
         untouched = sum(row.attempts for row in journal.entries()) == attempts_before
         journal.close()
         if not untouched:  # some rows went out: the journal knows which, resume finishes
@@ -438,9 +462,15 @@ def _batch_options(command: F) -> F:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--journal",
-    "journal_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The batch journal (SQLite) to create.  [default: FILE.journal]",
+    "journal_name",
+    metavar="PATH|URL",
+    help="The batch journal: a SQLite file to create, or a postgresql:// URL (submit the "
+    "batch there and work on it as one worker).  [default: FILE.journal]",
+)
+@click.option(
+    "--max-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Requests per second to the gateway (on PostgreSQL shared by the batch's workers).",
 )
 @click.option(
     "--format",
@@ -453,7 +483,8 @@ def _batch_options(command: F) -> F:
 @gateway_options
 def run_command(
     file: Path,
-    journal_path: Path | None,
+    journal_name: str | None,
+    max_rate: float | None,
     rows_format: str | None,
     concurrency: int,
     post_link: str | None,
@@ -478,7 +509,29 @@ def run_command(
     paying any row twice.
     """
     rows = _read_rows(file, rows_format)
-    journal_path = journal_path or file.with_name(file.name + ".journal")
+    if is_postgres_url(journal_name):
+        assert journal_name is not None
+        gateway.check()
+        with metrics_served(metrics_port, metrics_host) as telemetry:
+            raise click.exceptions.Exit(
+                _journals.execute_postgres(
+                    gateway=gateway,
+                    policy=policy,
+                    rows=rows,
+                    url=journal_name,
+                    batch_id=None,
+                    source=file,
+                    post_link=post_link,
+                    concurrency=concurrency,
+                    wait=wait,
+                    status_preflight=status_preflight,
+                    lease=30.0,
+                    max_rate=max_rate,
+                    quiet=quiet,
+                    telemetry=telemetry,
+                )
+            )
+    journal_path = Path(journal_name) if journal_name else file.with_name(file.name + ".journal")
     if journal_path.exists():
         raise click.UsageError(
             f"journal {journal_path} already exists: continue that batch with "
@@ -489,7 +542,7 @@ def run_command(
         raise click.UsageError(
             "rows without a post_link column need --post-link (or FREEDOMPAY_POST_LINK)"
         )
-    with _metrics_served(metrics_port, metrics_host) as telemetry:
+    with metrics_served(metrics_port, metrics_host) as telemetry:
         raise click.exceptions.Exit(
             _execute_batch(
                 gateway=gateway,
@@ -504,15 +557,15 @@ def run_command(
                 status_preflight=status_preflight,
                 quiet=quiet,
                 creating=True,
+                max_rate=max_rate,
                 telemetry=telemetry,
             )
         )
 
 
 @payouts.command("resume", epilog=EXIT_CODES)
-@click.argument(
-    "journal_path", metavar="JOURNAL", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("journal_name", metavar="JOURNAL")
+@click.option("--batch", "batch_id", help="The batch, in a PostgreSQL journal.")
 @click.option(
     "--file",
     "rows_file",
@@ -524,7 +577,8 @@ def run_command(
 @_policy_options
 @gateway_options
 def resume_command(
-    journal_path: Path,
+    journal_name: str,
+    batch_id: str | None,
     rows_file: Path | None,
     rows_format: str | None,
     concurrency: int,
@@ -544,10 +598,17 @@ def resume_command(
     through the status endpoint; one is sent again only when the gateway says it does not
     know it and its last send started more than --not-found-grace seconds ago. Rows never
     sent are sent; final rows are left alone. The journal keeps no card numbers, so the input
-    file is read again and must still hold the same rows.
+    file is read again and must still hold the same rows. JOURNAL may be a postgresql:// URL
+    with --batch: this process then works on the batch as one more worker.
     """
+    if is_postgres_url(journal_name):
+        recorded = _journals.report_postgres(journal_name, batch_id)
+    else:
+        journal_path = Path(journal_name)
+        if not journal_path.is_file():
+            raise click.UsageError(f"{journal_name}: no such journal")
     try:
-        recorded = Journal.read_report(journal_path)
+        recorded = recorded if is_postgres_url(journal_name) else Journal.read_report(journal_path)
     except JournalError as exc:
         raise click.UsageError(str(exc)) from None
     source = rows_file or (Path(recorded.source) if recorded.source else None)
@@ -563,7 +624,26 @@ def resume_command(
         )
     rows = _read_rows(source, rows_format)
     gateway.check()
-    with _metrics_served(metrics_port, metrics_host) as telemetry:
+    with metrics_served(metrics_port, metrics_host) as telemetry:
+        if is_postgres_url(journal_name):
+            raise click.exceptions.Exit(
+                _journals.execute_postgres(
+                    gateway=gateway,
+                    policy=policy,
+                    rows=rows,
+                    url=journal_name,
+                    batch_id=batch_id,
+                    source=source,
+                    post_link=post_link,
+                    concurrency=concurrency,
+                    wait=wait,
+                    status_preflight=status_preflight,
+                    lease=30.0,
+                    max_rate=None,
+                    quiet=quiet,
+                    telemetry=telemetry,
+                )
+            )
         raise click.exceptions.Exit(
             _execute_batch(
                 gateway=gateway,
@@ -584,9 +664,8 @@ def resume_command(
 
 
 @payouts.command("report")
-@click.argument(
-    "journal_path", metavar="JOURNAL", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("journal_name", metavar="JOURNAL")
+@click.option("--batch", "batch_id", help="The batch, in a PostgreSQL journal.")
 @click.option(
     "--format",
     "report_format",
@@ -597,21 +676,27 @@ def resume_command(
 @click.option(
     "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout."
 )
-def report_command(journal_path: Path, report_format: str, output: Any) -> None:
+def report_command(
+    journal_name: str, batch_id: str | None, report_format: str, output: Any
+) -> None:
     """Every row of JOURNAL with its state, payment id and error (card numbers masked).
 
-    Reads the journal without locking it, so it works while the batch runs.
+    JOURNAL is a SQLite journal file, or a postgresql:// URL with --batch. Reads without
+    locking, so it works while the batch runs.
     """
-    try:
-        report = Journal.read_report(journal_path)
-    except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+    if is_postgres_url(journal_name):
+        report = _journals.report_postgres(journal_name, batch_id)
+    else:
+        try:
+            report = Journal.read_report(journal_name)
+        except JournalError as exc:
+            raise click.UsageError(str(exc)) from None
     if report_format == "csv":
         output.write(_output.report_csv(report))
     elif report_format == "json":
         output.write(_output.report_json(report))
     else:
-        _output.print_report(_output.console(file=output), report, journal=str(journal_path))
+        _output.print_report(_output.console(file=output), report, journal=journal_name)
 
 
 @payouts.command("status")
@@ -640,3 +725,6 @@ def status_command(order_id: str, api: str, gateway: Gateway) -> None:
     except FreedomPayError as exc:
         raise failure(exc) from None
     _output.print_payout(_output.console(), payout)
+
+
+from . import _journals  # noqa: E402 - adds submit, worker and watch to the payouts group
