@@ -11,13 +11,14 @@ import attrs
 from aiohttp import ClientMiddlewareType
 from yarl import URL
 
+from ._convert import REGION_TIMEZONES
 from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
 from ._secret import _Secret
 from ._telemetry import Recorder
 from ._wire import MAX_BODY_BYTES, Params
 from .cards import Cards, PayoutCardStorage
-from .errors import ConfigurationError
+from .errors import ClientClosed, ConfigurationError
 from .mobile import Mobile
 from .models import GatewayResponse, PageAnswer
 from .payments import Payments
@@ -100,6 +101,10 @@ class FreedomPayClient:
             if payout_secret_key is None
             else _check_secret("payout_secret_key", payout_secret_key)
         )
+        if region not in REGION_TIMEZONES:
+            raise ConfigurationError(f"region must be one of {', '.join(REGION_TIMEZONES)}")
+        #: The zone of the gateway's local times (naive answer times, ``pg_order_time_limit``).
+        self.timezone = REGION_TIMEZONES[region]
         if base_url is None:
             try:
                 base_url = HOSTS[region, environment]
@@ -129,10 +134,12 @@ class FreedomPayClient:
             max_response_bytes=max_response_bytes,
             middlewares=middlewares,
             max_in_flight=connection_limit,
+            timezone=self.timezone,
             telemetry=self._telemetry,
         )
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._connection_limit = connection_limit
         #: Payouts: ``to_card``, ``to_token``, ``to_iban``, ``page``, ``status``, ``wait``...
         self.payouts = Payouts(self, payout_policy)
@@ -149,9 +156,20 @@ class FreedomPayClient:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called; a closed client makes no more requests."""
+        return self._closed
+
+    @property
     def session(self) -> aiohttp.ClientSession:
-        """The aiohttp session in use (created on first use when the client owns it)."""
-        if self._session is None or (self._owns_session and self._session.closed):
+        """The aiohttp session in use (created on first use when the client owns it).
+
+        Raises :class:`~freedompay_async.errors.ClientClosed` once the client is closed: it
+        never opens a new session that nobody would close.
+        """
+        if self._closed:
+            raise ClientClosed(f"{self!r} is closed: make a new client")
+        if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._connection_limit,
                 limit_per_host=0,
@@ -176,7 +194,10 @@ class FreedomPayClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session if this client created it; a borrowed session stays open."""
+        """Close the session if this client created it (a borrowed session stays open); the
+        client then refuses every request with :class:`~freedompay_async.errors.ClientClosed`.
+        Closing twice is harmless."""
+        self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
 

@@ -401,7 +401,7 @@ class _Run:
         with anyio.CancelScope() as scope:
             self._pollers.add(scope)
             try:
-                final = await self.client.payouts.wait(order_id, payout)
+                final = await self.client.payouts.wait(order_id, payout=payout)
             except PayoutPending:
                 self._record(order_id, RowState.PROCESS, detail="still in process at the deadline")
             except PayoutDeclined as exc:
@@ -489,6 +489,20 @@ class _Run:
         if not self._stopping.is_set():
             self._record(order_id, RowState.UNKNOWN, detail="status not learnt before the deadline")
         return None
+
+
+def notification_urls(rows: Sequence[PayoutRow], default: str | None) -> dict[str, str]:
+    """Each row's notification URL (its own, else ``default``), by order id; a
+    :class:`ValidationError` naming the first row that has none."""
+    links: dict[str, str] = {}
+    for row in rows:
+        link = row.post_link or default
+        if link is None:
+            raise ValidationError(
+                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
+            )
+        links[row.order_id] = link
+    return links
 
 
 class PreflightError(FreedomPayError):
@@ -595,14 +609,7 @@ async def run_payout_batch(
     started = time.monotonic()
     try:
         post_link = post_link or book.post_link
-        links: dict[str, str] = {}
-        for row in rows:
-            link = row.post_link or post_link
-            if link is None:
-                raise ValidationError(
-                    "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-                )
-            links[row.order_id] = link
+        links = notification_urls(rows, post_link)
         book.start(
             merchant_id=client.merchant_id,
             gateway=gateway or client.base_url,
@@ -689,5 +696,6 @@ async def _run_on_postgres(
             post_link=post_link,
             on_progress=on_progress,
             stop=stop,
+            gateway=gateway,
         )
         return await worker.run()
