@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from freedompay_async import (
     FreedomPayClient,
     GatewayError,
+    PayoutDeclined,
     PayoutOutcomeUnknown,
     PayoutPending,
     PayoutPolicy,

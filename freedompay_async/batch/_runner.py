@@ -204,9 +204,10 @@ class _Run:
             self.on_progress(self.journal.counts)
         async with anyio.create_task_group() as group:
             group.start_soon(self._flush_timer)
-            async with anyio.create_task_group() as pollers, anyio.create_task_group() as pool:
-                for _ in range(self.concurrency):
-                    pool.start_soon(self._slot, pollers)
+            with self.client._telemetry.batch(self.journal, len(self.rows)):
+                async with anyio.create_task_group() as pollers, anyio.create_task_group() as pool:
+                    for _ in range(self.concurrency):
+                        pool.start_soon(self._slot, pollers)
             group.cancel_scope.cancel()  # the rows are done: stop the timer
         try:
             await self.journal.flush()
@@ -254,11 +255,12 @@ class _Run:
             entry, action = item
             order_id = entry.order_id
             try:
-                payout = await self._actions[action](order_id)
-                if payout is not None and self.wait and not self._stopping.is_set():
-                    pollers.start_soon(self._settle, order_id, payout)
-                else:
-                    self.journal.release(order_id)
+                with self.client._telemetry.row(order_id, action):
+                    payout = await self._actions[action](order_id)
+                    if payout is not None and self.wait and not self._stopping.is_set():
+                        pollers.start_soon(self._settle, order_id, payout)  # polls: row's children
+                    else:
+                        self.journal.release(order_id)
             except JournalError as exc:
                 self._fail(exc)
                 return
@@ -399,7 +401,7 @@ class _Run:
         with anyio.CancelScope() as scope:
             self._pollers.add(scope)
             try:
-                final = await self.client.payouts.wait(order_id, payout)
+                final = await self.client.payouts.wait(order_id, payout=payout)
             except PayoutPending:
                 self._record(order_id, RowState.PROCESS, detail="still in process at the deadline")
             except PayoutDeclined as exc:
