@@ -22,7 +22,7 @@ from freedompay_async import (
     UnexpectedHTTPStatus,
     ValidationError,
 )
-from freedompay_async.errors import PayoutDeclined, TransactionNotFound
+from freedompay_async.errors import TransactionNotFound
 from freedompay_async.testing import Emulator, Fault, Rule
 
 pytestmark = pytest.mark.anyio

@@ -33,6 +33,7 @@ from ..batch import (
 from ..batch._postgres import is_postgres_url
 from ..errors import FreedomPayError, SecretKeyRejected, ValidationError
 from ..payouts import PayoutPolicy
+from ..telemetry import Telemetry
 from . import _output
 from ._connect import EMULATOR_POST_LINK, Gateway, connect, gateway_options, run_async
 from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
@@ -40,6 +41,7 @@ from ._payouts import (
     JournalUnusable,
     _batch_options,
     _Interrupt,
+    _metrics_served,
     _policy_options,
     _read_rows,
     _watch_signals,
@@ -86,6 +88,7 @@ class _PgJob:
     lease: float
     max_rate: float | None
     quiet: bool
+    telemetry: Telemetry | None = None
 
 
 async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool, str | None]:
@@ -98,7 +101,12 @@ async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool,
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
     with anyio.CancelScope() as abort:
         async with (
-            connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
+            connect(
+                job.gateway,
+                connection_limit=job.concurrency,
+                policy=job.policy,
+                telemetry=job.telemetry,
+            ) as (
                 client,
                 label,
             ),
@@ -145,6 +153,7 @@ def execute_postgres(
     lease: float,
     max_rate: float | None,
     quiet: bool,
+    telemetry: Telemetry | None = None,
 ) -> int:
     """Submit (unless ``batch_id`` is given) and work on a batch in a PostgreSQL journal as
     one worker; the exit status of ``payouts run``."""
@@ -154,7 +163,7 @@ def execute_postgres(
         return EXIT_USAGE
     job = _PgJob(
         gateway, policy, rows, url, batch_id, str(source.resolve()), post_link, concurrency,
-        wait, status_preflight, lease, max_rate, quiet,
+        wait, status_preflight, lease, max_rate, quiet, telemetry,
     )  # fmt: skip
     try:
         report, interrupted, batch_id = run_async(_pg_main, job, err)
@@ -299,6 +308,8 @@ def worker_command(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: Gateway,
 ) -> None:
@@ -312,23 +323,25 @@ def worker_command(
     source = rows_file or _recorded_source(url, batch_id)
     rows = _read_rows(source, rows_format)
     gateway.check()
-    raise click.exceptions.Exit(
-        execute_postgres(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            url=url,
-            batch_id=batch_id,
-            source=source,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            status_preflight=status_preflight,
-            lease=_seconds(lease),
-            max_rate=max_rate,
-            quiet=quiet,
+    with _metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            execute_postgres(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                url=url,
+                batch_id=batch_id,
+                source=source,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                status_preflight=status_preflight,
+                lease=_seconds(lease),
+                max_rate=max_rate,
+                quiet=quiet,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 def _recorded_source(url: str, batch_id: str) -> Path:
