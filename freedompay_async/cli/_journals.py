@@ -38,8 +38,10 @@ from . import _output
 from ._connect import EMULATOR_POST_LINK, Gateway, connect, gateway_options, run_async
 from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
 from ._payouts import (
+    JournalUnusable,
     _batch_options,
     _Interrupt,
+    _metrics_served,
     _policy_options,
     _read_rows,
     _watch_signals,
@@ -199,7 +201,7 @@ def report_postgres(url: str, batch_id: str | None) -> BatchReport:
     try:
         report: BatchReport = run_async(_report, url, batch_id)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     return report
 
 
@@ -348,7 +350,7 @@ def _recorded_source(url: str, batch_id: str) -> Path:
     try:
         recorded = run_async(read)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     if not recorded or not Path(recorded).is_file():
         raise click.UsageError(
             f"the batch's input file {recorded or '(not recorded)'} is not here: pass --file"
@@ -420,6 +422,6 @@ def watch_command(journal: str, batch_id: str | None, interval: float, once: boo
     try:
         run_async(watch)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None

@@ -115,6 +115,12 @@ def _policy_options(command: F) -> F:
     return cast(F, result)
 
 
+class JournalUnusable(click.ClickException):
+    """A journal that cannot be read or written: one line, exit 2 (nothing was sent)."""
+
+    exit_code = EXIT_USAGE
+
+
 @click.group(epilog=EXIT_CODES)
 def payouts() -> None:
     """Payout batches (run, resume, report, watch; submit and worker on PostgreSQL) and the
@@ -610,7 +616,7 @@ def resume_command(
     try:
         recorded = recorded if is_postgres_url(journal_name) else Journal.read_report(journal_path)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     source = rows_file or (Path(recorded.source) if recorded.source else None)
     if source is None and not recorded.rows:
         raise click.UsageError(
@@ -690,7 +696,7 @@ def report_command(
         try:
             report = Journal.read_report(journal_name)
         except JournalError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise JournalUnusable(str(exc)) from None
     if report_format == "csv":
         output.write(_output.report_csv(report))
     elif report_format == "json":
