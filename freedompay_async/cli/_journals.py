@@ -41,7 +41,6 @@ from ._payouts import (
     JournalUnusable,
     _batch_options,
     _Interrupt,
-    _metrics_served,
     _policy_options,
     _read_rows,
     _watch_signals,
