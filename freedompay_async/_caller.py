@@ -1,0 +1,26 @@
+"""What the typed facades need from a client, and nothing more: the narrow interface they are
+built on, so that the facades never import the client (the import graph is one-way)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol
+
+from ._endpoints import Endpoint
+from ._wire import Params
+from .models import GatewayResponse, PageAnswer
+
+__all__ = ["Caller"]
+
+
+class Caller(Protocol):
+    """Sends declared endpoints (``FreedomPayClient`` is one)."""
+
+    @property
+    def merchant_id(self) -> str: ...
+
+    def call(
+        self, endpoint: Endpoint, params: Params, *, idempotency_key: str | None = None
+    ) -> Awaitable[GatewayResponse]: ...
+
+    def call_page(self, endpoint: Endpoint, params: Params) -> Awaitable[PageAnswer]: ...
