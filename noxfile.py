@@ -22,6 +22,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+#: The oldest and newest supported Pythons (pyenv's on the CI machine; see .ci/run).
+MATRIX_PYTHONS = ["3.10", "3.13"]
+
+
+@nox.session(name="tests_matrix", python=MATRIX_PYTHONS)
+def tests_matrix(session: nox.Session) -> None:
+    """The suite on the oldest and newest supported Pythons (``tests`` runs the current one)."""
+    session.install("-e", ".[test,cli]")
+    session.run("pytest", "-q", *session.posargs)
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site (mkdocs, material, mkdocstrings), built strictly into site/."""
@@ -89,6 +100,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
     session.run("python", "benchmarks/bench_batch_workers.py", "--rows", "4000")
+    session.run("python", "benchmarks/bench_telemetry.py")
 
 
 @nox.session(name="bench_smoke")
@@ -104,6 +116,7 @@ def bench_smoke(session: nox.Session) -> None:
         "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
     )
     session.run("python", "benchmarks/chaos_payouts.py", "--payouts", "300", "--outages", "1")
+    session.run("python", "benchmarks/bench_telemetry.py", "--calls", "300", "--rounds", "1")
 
 
 @nox.session

@@ -110,6 +110,7 @@ if TYPE_CHECKING:
         PayoutState,
     )
     from .retry import RetryPolicy
+    from .telemetry import Telemetry
     from .tokens import Tokens, WalletToken
 
 #: Where each public name lives: imported from there on first access.
@@ -222,6 +223,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PayoutState",
     ),
     "retry": ("RetryPolicy",),
+    "telemetry": ("Telemetry",),
     "tokens": (
         "Tokens",
         "WalletToken",
@@ -309,6 +311,7 @@ __all__ = [
     "SecretKeyRejected",
     "SignatureMismatch",
     "TaxType",
+    "Telemetry",
     "ThreeDSChallenge",
     "Tokens",
     "TransactionState",

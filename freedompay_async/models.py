@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import tzinfo
 from typing import Any
 
 import attrs
 
+from ._convert import GATEWAY_TIMEZONE
 from ._masking import mask_card_numbers
 
 __all__ = ["GatewayResponse", "PageAnswer"]
@@ -19,7 +21,8 @@ class GatewayResponse(Mapping[str, Any]):
 
     ``fields`` is the XML root's content (nested containers kept, repeated tags as lists, empty
     leaves as ``""``); ``raw`` the body exactly as received; ``signed`` whether it carried a
-    ``pg_sig`` that verified (always true unless verification was switched off).
+    ``pg_sig`` that verified (always true unless verification was switched off); ``timezone``
+    the zone the answer's naive times are in (the client's region).
     """
 
     endpoint: str
@@ -27,6 +30,7 @@ class GatewayResponse(Mapping[str, Any]):
     fields: Mapping[str, Any]
     raw: bytes
     signed: bool = True
+    timezone: tzinfo = GATEWAY_TIMEZONE
 
     @property
     def status(self) -> str | None:
