@@ -24,6 +24,7 @@ from .errors import ProtocolError
 from .models import GatewayResponse, PageAnswer
 from .payments import (
     Payment,
+    Payments,
     PaymentState,
     ReceiptPosition,
     items,
@@ -34,7 +35,7 @@ from .payments import (
 )
 
 if TYPE_CHECKING:
-    from .client import FreedomPayClient
+    from ._caller import Caller
 
 __all__ = [
     "CardForm",
@@ -211,10 +212,12 @@ class Cards:
 
     def __init__(
         self,
-        client: FreedomPayClient,
+        client: Caller,
+        payments: Payments,
         payout_storage: PayoutCardStorage = PayoutCardStorage.DOCUMENTED,
     ) -> None:
         self._client = client
+        self._payments = payments
         self._add_for_payouts = payout_storage.endpoint()
 
     async def add(
@@ -270,7 +273,7 @@ class Cards:
 
     async def status(self, payment_id: int) -> Payment:
         """The state of a card-saving operation or a card payment (``get_status3.php``)."""
-        return await self._client.payments.status(payment_id)
+        return await self._payments.status(payment_id)
 
     async def create_payment(
         self,
@@ -366,7 +369,7 @@ class Cards:
             return Payment.from_answer(await self._client.call(self._DIRECT, params))
 
         async def charged() -> Payment | None:
-            payment = await self._client.payments.status(payment_id)
+            payment = await self._payments.status(payment_id)
             return None if payment.state is PaymentState.NEW else payment
 
         return await settle(attempt(), charged, endpoint=self._DIRECT, payment_id=payment_id)

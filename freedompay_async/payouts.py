@@ -60,8 +60,8 @@ from .errors import (
 from .models import GatewayResponse
 
 if TYPE_CHECKING:
+    from ._caller import Caller
     from .callbacks import PayoutNotification
-    from .client import FreedomPayClient
 
 __all__ = [
     "Balance",
@@ -308,7 +308,7 @@ class Payouts:
     }
     _STATUS_BY_PAYMENT = declared("api/payment_status")
 
-    def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
+    def __init__(self, client: Caller, policy: PayoutPolicy | None = None) -> None:
         self._client = client
         self.policy = policy if policy is not None else PayoutPolicy()
         self._status_v2_refused = False
