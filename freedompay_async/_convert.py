@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 __all__ = [
     "GATEWAY_TIMEZONE",
+    "REGION_TIMEZONES",
     "WordEnum",
     "to_bool",
     "to_datetime",
@@ -23,8 +24,14 @@ __all__ = [
     "to_text",
 ]
 
-#: Naive gateway timestamps are taken as Kazakhstan time (UTC+5, inferred: the docs give none).
-GATEWAY_TIMEZONE = timezone(timedelta(hours=5))
+#: Naive gateway timestamps are the gateway's local time (inferred: the docs give no zone):
+#: Kazakhstan and Uzbekistan UTC+5, Kyrgyzstan UTC+6. Kazakhstan's where no region is known.
+REGION_TIMEZONES = {
+    "kz": timezone(timedelta(hours=5)),
+    "uz": timezone(timedelta(hours=5)),
+    "kg": timezone(timedelta(hours=6)),
+}
+GATEWAY_TIMEZONE = REGION_TIMEZONES["kz"]
 
 # ASCII digits only (str.isdigit accepts "²" and other digits int() refuses), and short enough
 # for int() (Python refuses very long digit strings).
@@ -57,15 +64,15 @@ def to_bool(value: object) -> bool | None:
     return {"1": True, "0": False}.get(value) if isinstance(value, str) else None
 
 
-def to_datetime(value: object) -> datetime | None:
-    """An aware datetime from ISO 8601 / ``YYYY-MM-DD HH:MM:SS``; naive means UTC+5."""
+def to_datetime(value: object, zone: tzinfo = GATEWAY_TIMEZONE) -> datetime | None:
+    """An aware datetime from ISO 8601 / ``YYYY-MM-DD HH:MM:SS``; naive ones are in ``zone``."""
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=GATEWAY_TIMEZONE)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
 class WordEnum(enum.Enum):

@@ -18,11 +18,14 @@ import attrs
 from .signing import script_name
 
 __all__ = [
+    "CALLS",
     "ENDPOINTS",
+    "UNSUPPORTED",
     "Endpoint",
     "KeyKind",
     "declared",
     "endpoint_for_path",
+    "endpoint_table_markdown",
     "merchant_template",
 ]
 
@@ -101,6 +104,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _payout("payouts.to_iban_merchant", "api/to_iban"),
     _payout("payouts.balance_merchant", "api/balance_status", moves_money=False),
     _payout("payouts.payment_status2", "api/payment_status2", moves_money=False),
+    # M7 "Status by Payment ID": the path and script follow the PHP SDK (inferred); the answer
+    # is read like payment_status2's when it carries pg_payment_status, else like v1's.
+    _payout(
+        "payouts.payment_status", "api/payment_status", moves_money=False, status_is_outcome=True
+    ),
     # Payments (acquiring), Merchant API. cancel / do_capture / revoke / make_recurring_payment
     # are the paths the gateway's SDKs use (the doc pages name the operations, not the paths).
     _payment("payments.init", "init_payment.php", idempotency=True),
@@ -140,6 +148,68 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 _BY_PATH: dict[str, Endpoint] = {endpoint.path: endpoint for endpoint in ENDPOINTS}
+
+#: Documented scripts the typed API does not call, and why (``shared/api/*.md``). They stay
+#: reachable through :meth:`FreedomPayClient.request`.
+UNSUPPORTED: dict[str, str] = {
+    "g2g/cardstorage/add": "Gateway API card storage carries the PAN and CVC (PCI DSS); "
+    "saving cards goes through the hosted form (cards.add) instead - not yet typed",
+    "g2g/cardstorage/payment_acs": "completes g2g/cardstorage/add's 3-D Secure - not yet typed",
+    "g2g/cardstorage/list": "Gateway API card storage - not yet typed; cards.list covers it",
+    "g2g/cardstorage/remove": "Gateway API card storage - not yet typed; cards.remove covers it",
+    "api/iban_payout": "the PHP SDK's IBAN path; the V2 docs' api/to_iban is used instead",
+    "api/iban_payout/payment_status": "PHP SDK only, no documented request or answer",
+    "v5/merchant/invoice/init": "invoices: pages not retrieved (XML and JSON variants disagree)",
+    "v5/merchant/invoice/info": "invoices: path inferred, page not retrieved",
+    "v5/merchant/invoice/pay": "invoices: path inferred, page not retrieved",
+    "v5/merchant/invoice/status": "invoices: path inferred, page not retrieved",
+}
+
+
+#: The public method behind each endpoint where it differs from the endpoint's name.
+CALLS: dict[str, str] = {
+    "payouts.status": "payouts.status(version=1)",
+    "payouts.status2": "payouts.status",
+    "payouts.to_token_merchant": 'payouts.to_token(api="merchant")',
+    "payouts.to_iban_merchant": 'payouts.to_iban(api="merchant")',
+    "payouts.balance_merchant": 'payouts.balance(api="merchant")',
+    "payouts.payment_status2": 'payouts.status(api="merchant")',
+    "payouts.payment_status": "payouts.status_by_payment",
+    "payments.init": "payments.create, mobile.init",
+    "payments.status2": "payments.order_status",
+    "payments.status3": "payments.status",
+    "payments.clearing": "payments.capture",
+    "payments.recurring": "payments.charge_recurring",
+    "tokens.pay": "tokens.pay, tokens.apple_pay, tokens.google_pay",
+    "cards.list_for_payouts": "cards.list(for_payouts=True)",
+    "cards.remove_for_payouts": "cards.remove(for_payouts=True)",
+    "cards.init": "cards.create_payment",
+    "cards.pay": "cards.cvc_page",
+    "cards.direct": "cards.charge",
+}
+
+
+def endpoint_table_markdown() -> str:
+    """The endpoint table as Markdown (``docs/endpoints.md``): every documented script, the
+    method that calls it, its key, and the scripts not called with the reason."""
+    lines = [
+        "| Script | Path | Method | Key | Moves money | Idempotency key |",
+        "|---|---|---|---|---|---|",
+    ]
+    for endpoint in ENDPOINTS:
+        lines.append(
+            f"| `{endpoint.script}` | `{endpoint.path}` | "
+            + ", ".join(
+                f"`client.{call}`" for call in CALLS.get(endpoint.name, endpoint.name).split(", ")
+            )
+            + " "
+            f"| {endpoint.key} | {'yes' if endpoint.moves_money else 'no'} "
+            f"| {'yes' if endpoint.idempotency else 'no'} |"
+        )
+    lines += ["", "Not called by the typed API (reachable through `client.request`):", ""]
+    lines += ["| Path | Why |", "|---|---|"]
+    lines += [f"| `{path}` | {why} |" for path, why in UNSUPPORTED.items()]
+    return "\n".join(lines) + "\n"
 
 
 def endpoint_for_path(path: str) -> Endpoint | None:

@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import tzinfo
 from typing import Any, TypeVar
 
 import aiohttp
@@ -32,8 +33,10 @@ from tenacity import (
 )
 from yarl import URL
 
+from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
+from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
     AnswerMismatch,
@@ -93,6 +96,7 @@ class _Call:
         "_tail_position",
         "attempts",
         "endpoint",
+        "http_status",
         "idempotency_key",
         "merchant_id",
         "order_id",
@@ -109,6 +113,7 @@ class _Call:
         merchant_id: str,
         secret: str,
         idempotency_key: str | None,
+        derive_key: bool = False,
     ) -> None:
         for name in _RESERVED.intersection(params):
             hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
@@ -120,8 +125,20 @@ class _Call:
         self.merchant_id = merchant_id
         self.secret = secret
         self.order_id = order_id if isinstance(order_id, str) else None
+        if idempotency_key is None and derive_key:
+            # Without an order id two identical requests may well be two purchases: random then
+            # (every attempt of this call still shares it).
+            idempotency_key = (
+                default_idempotency_key(
+                    merchant_id, endpoint.name, ((form, value) for _, form, value in fields)
+                )
+                if self.order_id
+                else str(uuid.uuid4())
+            )
         self.idempotency_key = idempotency_key
         self.attempts = 0
+        #: The HTTP status of the current attempt's answer (None until one arrives).
+        self.http_status: int | None = None
         self._signed_attempt = 0
         self._named_params = [(sig_name, value) for sig_name, _, value in fields]
         self._encoded_params = encode_form((form, value) for _, form, value in fields)
@@ -221,14 +238,35 @@ def _looks_like_xml(body: bytes) -> bool:
     return head.startswith((b"<?xml", b"<response", b"<root"))
 
 
-def _log_attempt(call: _Call, started: float, outcome: str) -> None:
+def _log_attempt(call: _Call, result: object, error: BaseException | None, duration: float) -> None:
+    """The attempt's DEBUG line; its facts also as ``extra`` fields for structured handlers."""
+    if isinstance(error, GatewayError):
+        summary = f"{type(error).__name__} code={error.code}"
+    elif error is not None:
+        summary = type(error).__name__
+    elif isinstance(result, GatewayResponse):
+        summary = f"status={result.status}"
+    else:
+        summary = "ok"
+    duration_ms = round(duration * 1000, 1)
+    fields: dict[str, object] = {
+        "freedompay_endpoint": call.endpoint.path,
+        "freedompay_order_id": call.order_id,
+        "freedompay_attempt": call.attempts,
+        "freedompay_duration_ms": duration_ms,
+        "freedompay_outcome": attempt_outcome(error),
+        "freedompay_http_status": call.http_status,
+    }
+    if isinstance(error, GatewayError):
+        fields["freedompay_error_code"] = error.code
     logger.debug(
         "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
         call.endpoint.path,
         call.order_id,
         call.attempts,
-        (time.perf_counter() - started) * 1000,
-        outcome,
+        duration_ms,
+        summary,
+        extra=fields,
     )
 
 
@@ -247,8 +285,13 @@ class Requestor:
         max_response_bytes: int,
         middlewares: Sequence[ClientMiddlewareType],
         max_in_flight: int,
+        timezone: tzinfo = GATEWAY_TIMEZONE,
+        telemetry: Recorder,
     ) -> None:
         self.merchant_id = merchant_id
+        #: The zone of the gateway's naive times (the client's region).
+        self.timezone = timezone
+        self._telemetry = telemetry
         # aiohttp builds each request (headers, URL, body) before it waits for a pooled
         # connection; past the pool size, calls wait here instead, holding only their _Call.
         # (asyncio.Semaphore: anyio's yields to the event loop even when uncontended.)
@@ -286,13 +329,6 @@ class Requestor:
                 )
             if not 0 < len(idempotency_key) <= 255:
                 raise ValidationError("pg_idempotency_key", "must be 1 to 255 characters")
-        elif endpoint.idempotency:
-            order_id = params.get("pg_order_id")
-            idempotency_key = (
-                default_idempotency_key(self.merchant_id, endpoint.name, order_id)
-                if isinstance(order_id, str) and order_id
-                else str(uuid.uuid4())
-            )
         return _Call(
             endpoint,
             self.url_for(endpoint),
@@ -300,6 +336,9 @@ class Requestor:
             merchant_id=self.merchant_id,
             secret=self._keys[endpoint.key],
             idempotency_key=idempotency_key,
+            # The default key is a digest of the request's content: an identical retry (even by
+            # a restarted worker) reuses it, a changed request gets a new one.
+            derive_key=endpoint.idempotency,
         )
 
     # Plain functions returning the coroutine: one frame less per call in flight.
@@ -349,6 +388,8 @@ class Requestor:
         """One signed attempt: post, read, decode; one log line. One frame (thousands of calls
         in flight each hold it)."""
         call.attempts += 1
+        call.http_status = None
+        probe = self._telemetry.start_attempt(call) if self._telemetry.on else None
         started = time.perf_counter()
         path = call.endpoint.path
         if self._middlewares:
@@ -370,7 +411,7 @@ class Requestor:
                         allow_redirects=False,
                     ) as response,
                 ):
-                    status = response.status
+                    status = call.http_status = response.status
                     content_type = response.content_type
                     location = response.headers.get("Location")
                     answer = await _read_body(response, self._max_bytes)
@@ -390,15 +431,26 @@ class Requestor:
             except MalformedResponse as exc:
                 raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
             result = decode(call, status, content_type, location, answer)
-        except FreedomPayError as exc:
-            if logger.isEnabledFor(logging.DEBUG):
-                code = f" code={exc.code}" if isinstance(exc, GatewayError) else ""
-                _log_attempt(call, started, f"{type(exc).__name__}{code}")
+        except BaseException as exc:
+            self._attempt_done(probe, call, None, exc, started)
             raise
-        if logger.isEnabledFor(logging.DEBUG):
-            status_word = result.status if isinstance(result, GatewayResponse) else None
-            _log_attempt(call, started, "ok" if status_word is None else f"status={status_word}")
+        self._attempt_done(probe, call, result, None, started)
         return result
+
+    def _attempt_done(
+        self,
+        probe: _AttemptProbe | None,
+        call: _Call,
+        result: object,
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        """The attempt's span (telemetry on) and DEBUG line."""
+        duration = time.perf_counter() - started
+        if probe is not None:
+            self._telemetry.end_attempt(probe, call, call.http_status, error, duration)
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_attempt(call, result, error, duration)
 
     def _decode_page(
         self, call: _Call, status: int, content_type: str, location: str | None, body: bytes
@@ -458,4 +510,6 @@ class Requestor:
                 fields=fields,
                 endpoint=path,
             )
-        return GatewayResponse(path, document.root, fields, body, signed=signed)
+        return GatewayResponse(
+            path, document.root, fields, body, signed=signed, timezone=self.timezone
+        )

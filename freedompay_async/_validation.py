@@ -13,6 +13,7 @@ from .errors import ValidationError
 __all__ = [
     "amount",
     "card_number",
+    "currency",
     "email",
     "flag",
     "free_params",
@@ -22,6 +23,7 @@ __all__ = [
     "one_of",
     "order_id",
     "phone",
+    "positive_int",
     "required_text",
     "url",
     "user_id",
@@ -32,18 +34,34 @@ _MAX_AMOUNT = Decimal("99999999")
 _CENTS = Decimal("0.01")
 
 
-def amount(field: str, value: Decimal | str | int) -> str:
-    """A money amount: 0.01 .. 99 999 999 with at most two decimals, as the text to send."""
+# Plain decimal notation: "1000", "10.5", "0.01" - not "1e3", "1_000", " 10", "+5" or "NaN",
+# which Decimal() would read but a person typing an amount did not mean.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?").fullmatch
+_COMMA_DECIMAL = re.compile(r"-?[0-9]+,[0-9]+").fullmatch
+
+
+def amount(field: str, value: Decimal | str | int, *, minimum: Decimal = _MIN_AMOUNT) -> str:
+    """A money amount: ``minimum`` (0.01) .. 99 999 999 with at most two decimals, as text.
+
+    Text must be plain decimal notation (digits, an optional ``.`` and decimals).
+    """
     if isinstance(value, (bool, float)):
         raise ValidationError(field, "use decimal.Decimal (or str) for money, not float/bool")
+    if isinstance(value, str) and not _PLAIN_DECIMAL(value):
+        if _COMMA_DECIMAL(value):
+            raise ValidationError(
+                field,
+                f"is not a number: use '.' as the decimal separator ({value.replace(',', '.')})",
+            )
+        raise ValidationError(field, "is not a plain decimal number (digits and an optional '.')")
     try:
         parsed = Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise ValidationError(field, "is not a number") from None
     if not parsed.is_finite() or parsed != parsed.quantize(_CENTS, rounding="ROUND_DOWN"):
         raise ValidationError(field, "must have at most two decimal places")
-    if not _MIN_AMOUNT <= parsed <= _MAX_AMOUNT:
-        raise ValidationError(field, "must be between 0.01 and 99999999")
+    if not minimum <= parsed <= _MAX_AMOUNT:
+        raise ValidationError(field, f"must be between {minimum} and 99999999")
     return format(parsed.quantize(_CENTS), "f")
 
 
@@ -59,11 +77,14 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_number(field: str, value: str) -> str:
-    """A card number: 13-19 digits (spaces allowed) passing the Luhn check."""
+def card_number(field: str, value: str, *, max_digits: int = 19) -> str:
+    """A card number: 13 to ``max_digits`` ASCII digits (spaces allowed) passing the Luhn check.
+
+    The V1 payout docs allow 20 digits for ``pg_payment_to``; card forms stop at 19.
+    """
     digits = value.replace(" ", "") if isinstance(value, str) else ""
-    if not (digits.isdigit() and 13 <= len(digits) <= 19):
-        raise ValidationError(field, "must be 13 to 19 digits")
+    if not (digits.isascii() and digits.isdigit() and 13 <= len(digits) <= max_digits):
+        raise ValidationError(field, f"must be 13 to {max_digits} digits")
     if not _luhn_ok(digits):
         raise ValidationError(field, "fails the Luhn check (mistyped card number?)")
     return digits
@@ -142,6 +163,23 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+").fullmatch
 def email(field: str, value: str) -> str:
     if not isinstance(value, str) or len(value) > 255 or not _EMAIL(value):
         raise ValidationError(field, "is not an email address")
+    return value
+
+
+def positive_int(field: str, value: int) -> str:
+    """A gateway id (``pg_payment_id``, ``pg_card_id``): a positive ``int``, as the text to send."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationError(field, "must be a positive integer")
+    return int.__repr__(value)
+
+
+_CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
+
+
+def currency(field: str, value: str) -> str:
+    """An ISO 4217 letter code (``KZT``, ``UZS``, ``KGS``, ``USD``...)."""
+    if not isinstance(value, str) or not _CURRENCY(value):
+        raise ValidationError(field, "must be a 3-letter ISO 4217 code such as KZT")
     return value
 
 

@@ -55,16 +55,17 @@ _SIG = "pg_sig"
 def to_text(value: object, field: str) -> str:
     """The exact text a scalar value travels (and is signed) as.
 
-    ``str`` as is, ``int`` in decimal, ``Decimal`` in plain notation (``Decimal('1E+2')`` ->
-    ``100``). ``float`` and ``bool`` are refused: binary floats lose money and ``True`` has no
-    single spelling the gateway agrees on.
+    ``str`` as is, ``int`` (and int enums) in decimal, ``Decimal`` in plain notation
+    (``Decimal('1E+2')`` -> ``100``). ``float`` and ``bool`` are refused: binary floats lose
+    money and ``True`` has no single spelling the gateway agrees on.
     """
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         raise UnsupportedValueType(field, "bool is not accepted; send '1'/'0' explicitly")
     if isinstance(value, int):
-        return str(value)
+        # By value: str() of an int-subclass enum is its name on Python 3.10, its value on 3.12.
+        return int.__repr__(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValidationError(field, "amount must be a finite Decimal")

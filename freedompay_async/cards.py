@@ -10,14 +10,14 @@ the manager enabled it).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from . import _validation as check
-from ._convert import WordEnum, to_bool, to_datetime, to_int, to_text
+from ._convert import GATEWAY_TIMEZONE, WordEnum, to_bool, to_datetime, to_int, to_text
 from ._endpoints import Endpoint, KeyKind, declared
 from ._masking import mask_card_numbers
 from .errors import ProtocolError
@@ -127,7 +127,7 @@ class SavedCard:
     fields: Mapping[str, Any]
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> SavedCard:
+    def from_fields(cls, fields: Mapping[str, Any], zone: tzinfo = GATEWAY_TIMEZONE) -> SavedCard:
         word = fields.get("pg_status")
         return cls(
             card_token=str(fields.get("pg_card_token") or ""),
@@ -137,7 +137,7 @@ class SavedCard:
             card_hash=to_text(fields.get("pg_card_hash")),
             masked_hash=to_text(fields.get("pg_card_hhash")),
             recurring_profile_id=to_text(fields.get("pg_recurring_profile_id")),
-            created_at=to_datetime(fields.get("created_at")),
+            created_at=to_datetime(fields.get("created_at"), zone),
             is_filled=to_bool(fields.get("pg_is_filled")),
             bank=to_text(fields.get("bank_alias")),
             brand=to_text(fields.get("brand_alias")),
@@ -179,13 +179,18 @@ class CardPayment:
 class CvcPage:
     """The page where the payer types the CVC: serve ``html`` or redirect to ``redirect_url``.
 
-    The outcome arrives at the payment's ``result_url`` and through the payment status.
+    Seed 002 documents a third answer, signed XML ``ok``: the gateway took the payment without a
+    page; then ``accepted`` is true, ``html`` and ``redirect_url`` are None, and ``order_id``
+    is the answer's. The outcome arrives at the payment's ``result_url`` and through the
+    payment status in every case.
     """
 
     payment_id: int
     html: str | None = attrs.field(repr=False)
     redirect_url: str | None
     answer: PageAnswer = attrs.field(repr=False)
+    accepted: bool = False
+    order_id: str | None = None
 
 
 class Cards:
@@ -240,10 +245,12 @@ class Cards:
         if extended:
             params["pg_extend_data"] = "1"
         answer = await self._client.call(self._LIST[for_payouts], params)
-        return tuple(SavedCard.from_fields(card) for card in items(answer.fields, "card"))
+        return tuple(
+            SavedCard.from_fields(card, answer.timezone) for card in items(answer.fields, "card")
+        )
 
     async def remove(
-        self, user_id: str, card_token: str, *, for_payouts: bool = False
+        self, user_id: str, *, card_token: str, for_payouts: bool = False
     ) -> RemovedCard:
         """Remove a saved card. Removing twice is harmless; so a lost answer is asked again."""
         params = {
@@ -257,7 +264,7 @@ class Cards:
         return RemovedCard(
             str(fields.get("pg_card_token") or card_token),
             CardState(fields.get("pg_status")),
-            to_datetime(fields.get("deleted_at")),
+            to_datetime(fields.get("deleted_at"), answer.timezone),
             answer,
         )
 
@@ -281,12 +288,16 @@ class Cards:
         user_ip: str | None = None,
         receipt: Sequence[ReceiptPosition] | None = None,
         extra_params: Sequence[str] = (),
+        loyalty_id: int | None = None,
+        loyalty_amount: Decimal | str | int | None = None,
+        freedom_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> CardPayment:
         """Create a payment for the user's saved card (``card/init``); nothing is charged yet.
 
-        Carries an idempotency key (derived from the order id unless given), so a lost answer
-        is safely asked again.
+        ``loyalty_id`` / ``loyalty_amount`` accrue loyalty units, ``freedom_id`` names the user
+        in the Freedom ecosystem. Carries an idempotency key (derived from the order id and the
+        request's content unless given), so a lost answer is safely asked again.
         """
         params = order_params(order_id, amount, description)
         params.update(
@@ -307,6 +318,14 @@ class Cards:
             extra_params=extra_params,
             email_field="pg_user_email",
         )
+        if loyalty_id is not None:
+            params["pg_loyalty_id"] = check.positive_int("pg_loyalty_id", loyalty_id)
+        if loyalty_amount is not None:
+            params["pg_loyalty_amount"] = check.amount("pg_loyalty_amount", loyalty_amount)
+        if freedom_id is not None:
+            params["pg_freedom_id"] = check.required_text(
+                "pg_freedom_id", freedom_id, max_length=255
+            )
         answer = await self._client.call(self._INIT, params, idempotency_key=idempotency_key)
         payment_id = to_int(answer.get("pg_payment_id"))
         if payment_id is None:
@@ -317,13 +336,23 @@ class Cards:
         """The page where the payer confirms the payment with the CVC (``card/pay``).
 
         The gateway answers with an HTML page or a redirect, returned as they are (never
-        rendered or followed); serve the page to the payer or redirect them.
+        rendered or followed): serve the page to the payer or redirect them. A signed XML ``ok``
+        (seed 002) comes back with ``accepted=True``; a signed error raises its GatewayError.
         """
         params = {"pg_payment_id": payment_id_text(payment_id)}
         page = await self._client.call_page(self._PAY, params)
-        if page.location is None and page.html is None:
-            raise ProtocolError("card/pay answered XML, not the CVC page", raw=page.body)
-        return CvcPage(payment_id, page.html, page.location, page)
+        if page.answer is None:
+            return CvcPage(payment_id, page.html, page.location, page)
+        if page.answer.status != "ok":
+            raise ProtocolError("card/pay answered XML that is neither ok nor error", raw=page.body)
+        return CvcPage(
+            to_int(page.answer.get("pg_payment_id")) or payment_id,
+            None,
+            None,
+            page,
+            accepted=True,
+            order_id=to_text(page.answer.get("pg_order_id")),
+        )
 
     async def charge(self, payment_id: int) -> Payment:
         """Charge a created card payment without the payer (``card/direct``).

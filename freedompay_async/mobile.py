@@ -8,7 +8,7 @@ sends the code, :meth:`Mobile.resend_code` asks for a new one. ``process`` is no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -40,34 +40,57 @@ class Mobile:
     async def init(
         self,
         *,
-        order_id: str,
         amount: Decimal | str,
         description: str,
+        order_id: str | None = None,
+        currency: str | None = None,
+        language: str | None = None,
+        user_id: str | None = None,
         user_phone: str | None = None,
+        user_email: str | None = None,
+        user_ip: str | None = None,
         result_url: str | None = None,
+        check_url: str | None = None,
+        success_url: str | None = None,
+        failure_url: str | None = None,
+        callback_method: str | None = None,
         lifetime: timedelta | int | None = None,
         testing_mode: bool | None = None,
+        generate_qr: bool = False,
+        extra_params: Sequence[str] = (),
         merchant_fields: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> PaymentPage:
         """Create a mobile balance payment (``init_payment.php``, ``mobile_commerce``).
 
-        The payer may finish on ``redirect_url``, or you call :meth:`pay` with their phone.
+        The fields are :meth:`Payments.create`'s, checked the same way. The payer may finish on
+        ``redirect_url``, or you call :meth:`pay` with their phone.
         """
         return await self._client.payments.create(
             order_id=order_id,
             amount=amount,
             description=description,
             payment_method="mobile_commerce",
+            currency=currency,
+            language=language,
+            user_id=user_id,
             user_phone=user_phone,
+            user_email=user_email,
+            user_ip=user_ip,
             result_url=result_url,
+            check_url=check_url,
+            success_url=success_url,
+            failure_url=failure_url,
+            callback_method=callback_method,
             lifetime=lifetime,
             testing_mode=testing_mode,
+            generate_qr=generate_qr,
+            extra_params=extra_params,
             merchant_fields=merchant_fields,
             idempotency_key=idempotency_key,
         )
 
-    async def pay(self, payment_id: int, phone: str, *, operator: str | None = None) -> Payment:
+    async def pay(self, payment_id: int, *, phone: str, operator: str | None = None) -> Payment:
         """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent)."""
         params: dict[str, object] = {
             "pg_payment_id": payment_id_text(payment_id),
@@ -79,7 +102,7 @@ class Mobile:
             )
         return await self._charge(self._PAY, params, payment_id)
 
-    async def approve(self, payment_id: int, code: str) -> Payment:
+    async def approve(self, payment_id: int, *, code: str) -> Payment:
         """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status)."""
         if not (isinstance(code, str) and code.isdigit() and 4 <= len(code) <= 8):
             raise ValidationError("pg_approval_code", "must be the 4-8 digit SMS code")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -26,7 +26,7 @@ from tenacity import (
 )
 
 from . import _validation as check
-from ._convert import WordEnum, to_bool, to_datetime, to_decimal, to_int, to_text
+from ._convert import GATEWAY_TIMEZONE, WordEnum, to_bool, to_datetime, to_decimal, to_int, to_text
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from .errors import AMBIGUOUS, FreedomPayError, OutcomeUnknown, ProtocolError, ValidationError
@@ -55,6 +55,8 @@ T = TypeVar("T")
 
 LANGUAGES = frozenset({"ru", "en", "kz", "kk", "kg", "uz"})
 CALLBACK_METHODS = frozenset({"GET", "POST", "XML"})
+#: How the payer's browser goes to the success / failure URL.
+BUTTON_METHODS = frozenset({"GET", "POST"})
 _MAX_RECEIPT_PRICE = Decimal("9999999")
 
 
@@ -171,12 +173,12 @@ class Refund:
     reference: str | None
 
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> Refund:
+    def from_fields(cls, fields: Mapping[str, Any], zone: tzinfo = GATEWAY_TIMEZONE) -> Refund:
         return cls(
             to_int(fields.get("pg_payment_id")),
             PaymentState(fields.get("pg_payment_status") or fields.get("pg_status")),
             to_decimal(fields.get("pg_amount")),
-            to_datetime(fields.get("pg_payment_date")),
+            to_datetime(fields.get("pg_payment_date"), zone),
             to_text(fields.get("pg_reference")),
         )
 
@@ -252,7 +254,7 @@ class Payment:
             captured=to_bool(fields.get("pg_captured")),
             clearing_amount=to_decimal(fields.get("pg_clearing_amount")),
             refund_amount=to_decimal(fields.get("pg_refund_amount")),
-            refunds=tuple(Refund.from_fields(item) for item in refunds),
+            refunds=tuple(Refund.from_fields(item, answer.timezone) for item in refunds),
             can_reject=to_bool(fields.get("pg_can_reject")),
             card_pan=to_text(fields.get("pg_card_pan")),
             card_token=to_text(fields.get("pg_card_token")),
@@ -262,7 +264,7 @@ class Payment:
             recurring_profile=to_text(
                 fields.get("pg_recurring_profile") or fields.get("pg_recurring_profile_id")
             ),
-            payment_date=to_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            payment_date=to_datetime(fields.get("pg_payment_date"), answer.timezone),
             failure_code=to_int(fields.get("pg_failure_code")),
             failure_description=to_text(fields.get("pg_failure_description")),
             raw=answer,
@@ -386,16 +388,16 @@ async def settle(
 
 
 def order_params(
-    order_id: str, amount: Decimal | str, description: str, currency: str | None = None
+    order_id: str | None, amount: Decimal | str, description: str, currency: str | None = None
 ) -> dict[str, object]:
-    """The fields every charge starts with, validated."""
-    params: dict[str, object] = {
-        "pg_order_id": check.order_id("pg_order_id", order_id),
-        "pg_amount": check.amount("pg_amount", amount),
-        "pg_description": check.required_text("pg_description", description),
-    }
+    """The fields every charge starts with, validated (``pg_order_id`` where there is one)."""
+    params: dict[str, object] = {}
+    if order_id is not None:
+        params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+    params["pg_amount"] = check.amount("pg_amount", amount)
+    params["pg_description"] = check.required_text("pg_description", description)
     if currency is not None:
-        params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+        params["pg_currency"] = check.currency("pg_currency", currency)
     return params
 
 
@@ -458,9 +460,9 @@ class Payments:
     async def create(
         self,
         *,
-        order_id: str,
         amount: Decimal | str,
         description: str,
+        order_id: str | None = None,
         currency: str | None = None,
         payment_method: str | None = None,
         lifetime: timedelta | int | None = None,
@@ -476,6 +478,12 @@ class Payments:
         success_url: str | None = None,
         failure_url: str | None = None,
         callback_method: str | None = None,
+        success_url_method: str | None = None,
+        failure_url_method: str | None = None,
+        site_url: str | None = None,
+        commission_discount: bool | None = None,
+        commission_discount_fix: Decimal | str | int | None = None,
+        commission_discount_percentage: int | None = None,
         recurring_start: bool | None = None,
         recurring_lifetime: int | None = None,
         generate_qr: bool = False,
@@ -487,11 +495,15 @@ class Payments:
         """Create a payment (``init_payment.php``) and return the page to send the payer to.
 
         Nothing is charged until the payer pays; the outcome arrives at ``result_url`` and
-        through :meth:`status`. ``auto_clearing=False`` makes a two-step payment (hold, then
-        :meth:`capture` or :meth:`cancel`). ``lifetime`` is 5 minutes to 7 days.
-        ``merchant_fields`` (names without ``pg_``) are echoed to your callbacks. The request
-        carries an idempotency key (by default derived from the order id), so it is safely
-        repeated when its outcome is unknown.
+        through :meth:`status`. ``success_url_method`` / ``failure_url_method`` (GET or POST)
+        say how the payer's browser goes to those URLs, ``site_url`` is the "back to the shop"
+        link, ``commission_discount*`` the documented commission discount (flag, a fixed
+        amount of 1..99999999 or a percentage of 1..100). ``auto_clearing=False`` makes a
+        two-step payment (hold, then :meth:`capture` or :meth:`cancel`). ``lifetime`` is 5
+        minutes to 7 days. ``merchant_fields`` (names without ``pg_``) are echoed to your
+        callbacks. The request carries an idempotency key (by default derived from the order
+        id and the request's content), so it is safely repeated when its outcome is unknown.
+        ``order_id`` is optional (seed 001); without it the answer carries the payment's id.
         """
         params = order_params(order_id, amount, description, currency)
         if payment_method is not None:
@@ -499,10 +511,7 @@ class Payments:
                 "pg_payment_method", payment_method, max_length=64
             )
         if lifetime is not None:
-            seconds = lifetime.total_seconds() if isinstance(lifetime, timedelta) else lifetime
-            if isinstance(seconds, float) and not seconds.is_integer():
-                raise ValidationError("pg_lifetime", "must be whole seconds")
-            params["pg_lifetime"] = check.int_range("pg_lifetime", int(seconds), 300, 604800)
+            params["pg_lifetime"] = lifetime_seconds(lifetime)
         if language is not None:
             params["pg_language"] = check.one_of("pg_language", language, LANGUAGES)
         for name, value in (
@@ -523,6 +532,24 @@ class Payments:
         if callback_method is not None:
             params["pg_request_method"] = check.one_of(
                 "pg_request_method", callback_method, CALLBACK_METHODS
+            )
+        for name, method in (
+            ("pg_success_url_method", success_url_method),
+            ("pg_failure_url_method", failure_url_method),
+        ):
+            if method is not None:
+                params[name] = check.one_of(name, method, BUTTON_METHODS)
+        if site_url is not None:
+            params["pg_site_url"] = check.url("pg_site_url", site_url)
+        if commission_discount is not None:
+            params["pg_commission_discount"] = check.flag(commission_discount)
+        if commission_discount_fix is not None:
+            params["pg_commission_discount_fix"] = check.amount(
+                "pg_commission_discount_fix", commission_discount_fix, minimum=Decimal(1)
+            )
+        if commission_discount_percentage is not None:
+            params["pg_commission_discount_percentage"] = check.int_range(
+                "pg_commission_discount_percentage", commission_discount_percentage, 1, 100
             )
         if generate_qr:
             params["pg_generate_qr"] = "1"
@@ -547,7 +574,7 @@ class Payments:
                 "init_payment.php answer lacks pg_payment_id or pg_redirect_url", raw=answer.raw
             )
         return PaymentPage(
-            order_id,
+            to_text(answer.get("pg_order_id")) or order_id,
             payment_id,
             redirect,
             to_text(answer.get("pg_redirect_url_type")),
@@ -575,7 +602,7 @@ class Payments:
             to_bool(answer.get("pg_can_reject")),
             to_bool(answer.get("pg_testing_mode")),
             to_bool(answer.get("pg_captured")),
-            to_datetime(answer.get("pg_create_date")),
+            to_datetime(answer.get("pg_create_date"), answer.timezone),
             answer,
         )
 
@@ -627,8 +654,8 @@ class Payments:
     async def capture(
         self,
         payment_id: int,
-        amount: Decimal | str | None = None,
         *,
+        amount: Decimal | str | None = None,
         receipt: Sequence[ReceiptPosition] | None = None,
     ) -> PaymentOperation:
         """Capture (clear) a held two-step payment, fully or ``amount`` of it (``do_capture.php``).
@@ -655,8 +682,8 @@ class Payments:
     async def refund(
         self,
         payment_id: int,
-        amount: Decimal | str | None = None,
         *,
+        amount: Decimal | str | None = None,
         receipt: Sequence[ReceiptPosition] | None = None,
     ) -> PaymentOperation:
         """Refund a captured payment, fully or ``amount`` of it (``revoke.php``).
@@ -736,6 +763,16 @@ class Payments:
             to_decimal(answer.get(amount_field)),
             answer,
         )
+
+
+def lifetime_seconds(lifetime: timedelta | int) -> str:
+    """``pg_lifetime``: whole seconds from 5 minutes to 7 days, given as int or timedelta."""
+    if isinstance(lifetime, timedelta):
+        seconds = lifetime.total_seconds()
+        if not seconds.is_integer():
+            raise ValidationError("pg_lifetime", "must be whole seconds")
+        return check.int_range("pg_lifetime", int(seconds), 300, 604800)
+    return check.int_range("pg_lifetime", lifetime, 300, 604800)
 
 
 def payment_id_text(value: int) -> str:

@@ -23,7 +23,7 @@ import random
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -31,10 +31,11 @@ import anyio
 import attrs
 
 from . import _validation as check
-from ._convert import GATEWAY_TIMEZONE, WordEnum, to_datetime, to_decimal, to_int
+from ._convert import WordEnum, to_datetime, to_decimal, to_int, to_text
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from ._polling import WaitClock
+from ._telemetry import operation
 from ._wire import parse_xml
 from .errors import (
     AnswerMismatch,
@@ -108,6 +109,15 @@ class PayoutPending(FreedomPayError):
         super().__init__(f"payout {order_id} (payment {payment_id}) is still in process")
 
 
+def _card_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipient card and merchant ids an answer or notification carries."""
+    return {
+        "card_token": to_text(fields.get("pg_card_token")),
+        "card_id": to_int(fields.get("pg_card_id")),
+        "merchant_id": to_text(fields.get("pg_merchant_id")),
+    }
+
+
 @attrs.frozen(slots=True, repr=False)
 class Payout:
     """A payout as the gateway last reported it; ``raw`` is that answer, extra fields included."""
@@ -122,6 +132,11 @@ class Payout:
     error_code: int | None
     error_description: str | None
     raw: GatewayResponse
+    #: The recipient's saved card as the answer names it: ``pg_card_token`` (g2g/reg2reg,
+    #: seed 003) or ``pg_card_id`` (api/reg2reg, seed 004), and the merchant the answer is for.
+    card_token: str | None = attrs.field(default=None, kw_only=True)
+    card_id: int | None = attrs.field(default=None, kw_only=True)
+    merchant_id: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def is_final(self) -> bool:
@@ -152,10 +167,11 @@ class Payout:
             amount=to_decimal(amount),
             balance=to_decimal(fields.get("pg_balance")),
             card_hash=fields.get("pg_card_hash") or None,
-            payment_date=to_datetime(fields.get("pg_payment_date") or fields.get("pg_datetime")),
+            payment_date=to_datetime(fields.get("pg_payment_date"), answer.timezone),
             error_code=to_int(fields.get("pg_error_code")) or None,
             error_description=description if isinstance(description, str) and description else None,
             raw=answer,
+            **_card_fields(fields),
         )
 
     @classmethod
@@ -173,6 +189,7 @@ class Payout:
             error_code=notification.error_code or None,
             error_description=notification.error_description,
             raw=GatewayResponse("pg_post_link", "notification", fields, b""),
+            **_card_fields(fields),
         )
 
     def __repr__(self) -> str:
@@ -242,11 +259,12 @@ def _wait_delay(policy: PayoutPolicy, polls: int) -> float:
     return random.uniform(0.75 * ceiling, ceiling)  # noqa: S311
 
 
-def _time_limit(limit: datetime | None) -> str:
-    """``pg_order_time_limit`` in gateway time; 24 hours from now by default."""
-    limit = limit or datetime.now(GATEWAY_TIMEZONE) + timedelta(days=1)
+def _time_limit(limit: datetime | None, zone: tzinfo) -> str:
+    """``pg_order_time_limit`` in the gateway's local time (``zone``); 24 hours from now by
+    default. A naive ``limit`` is taken as already in that zone."""
+    limit = limit or datetime.now(zone) + timedelta(days=1)
     if limit.tzinfo is not None:
-        limit = limit.astimezone(GATEWAY_TIMEZONE)
+        limit = limit.astimezone(zone)
     return limit.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -276,12 +294,19 @@ class Payouts:
         "gateway": declared("g2g/reg2reg"),
         "merchant": declared("api/reg2reg"),
     }
-    _TO_IBAN = declared("g2g/to_iban")
+    _TO_IBAN: ClassVar[Mapping[str, Endpoint]] = {
+        "gateway": declared("g2g/to_iban"),
+        "merchant": declared("api/to_iban"),
+    }
     _PAGE = declared("api/reg2nonreg")
     _STATUS = declared("g2g/payout_status")
     _STATUS2 = declared("g2g/payout_status2")
     _MERCHANT_STATUS2 = declared("api/payment_status2")
-    _BALANCE = declared("g2g/balance_status")
+    _BALANCE: ClassVar[Mapping[str, Endpoint]] = {
+        "gateway": declared("g2g/balance_status"),
+        "merchant": declared("api/balance_status"),
+    }
+    _STATUS_BY_PAYMENT = declared("api/payment_status")
 
     def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
         self._client = client
@@ -289,6 +314,7 @@ class Payouts:
         self._status_v2_refused = False
         self._clock: WaitClock[PayoutNotification] = WaitClock()
 
+    @operation("payouts.to_card", payout=True)
     async def to_card(
         self,
         *,
@@ -311,17 +337,18 @@ class Payouts:
             "pg_order_id": check.order_id("pg_order_id", order_id),
             "pg_amount": check.amount("pg_amount", amount),
             "pg_description": check.required_text("pg_description", description),
-            "pg_payment_to": check.card_number("pg_payment_to", card_number),
+            "pg_payment_to": check.card_number("pg_payment_to", card_number, max_digits=20),
             "pg_post_link": check.url("pg_post_link", post_link),
         }
         if currency is not None:
-            params["pg_currency"] = check.required_text("pg_currency", currency, max_length=3)
+            params["pg_currency"] = check.currency("pg_currency", currency)
         if user_id is not None:
             params["pg_user_id"] = check.user_id("pg_user_id", user_id)
         if card_name is not None:
             params["pg_card_name"] = check.required_text("pg_card_name", card_name)
         return await self._create_and_wait(self._TO_CARD, params, order_id, wait)
 
+    @operation("payouts.to_token", payout=True)
     async def to_token(
         self,
         *,
@@ -351,16 +378,17 @@ class Payouts:
             "pg_description": check.required_text("pg_description", description),
             "pg_user_id": check.user_id("pg_user_id", user_id),
             "pg_post_link": check.url("pg_post_link", post_link),
-            "pg_order_time_limit": _time_limit(order_time_limit),
+            "pg_order_time_limit": _time_limit(order_time_limit, self._client.timezone),
         }
         if card_token is not None:
             params["pg_card_token_to"] = check.required_text(
                 "pg_card_token_to", card_token, max_length=255
             )
-        else:
-            params["pg_card_id_to"] = card_id
+        elif card_id is not None:
+            params["pg_card_id_to"] = check.positive_int("pg_card_id_to", card_id)
         return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
 
+    @operation("payouts.to_iban", payout=True)
     async def to_iban(
         self,
         *,
@@ -374,9 +402,13 @@ class Payouts:
         bank_bik: str,
         description: str,
         post_link: str,
+        api: Literal["gateway", "merchant"] = "gateway",
         wait: bool = True,
     ) -> Payout:
-        """Pay out to a bank account by IBAN (``g2g/to_iban``; Kazakhstan's KBe / KNP codes)."""
+        """Pay out to a bank account by IBAN (``g2g/to_iban``, or ``api/to_iban`` with
+        ``api="merchant"``; Kazakhstan's KBe / KNP codes)."""
+        if api not in self._TO_IBAN:
+            raise ValidationError("api", "must be 'gateway' or 'merchant'")
         compact_iban = iban.replace(" ", "").upper() if isinstance(iban, str) else ""
         if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}", compact_iban):
             raise ValidationError("pg_recipient_iban", "is not an IBAN")
@@ -396,8 +428,9 @@ class Payouts:
             "pg_bank_bik": check.required_text("pg_bank_bik", bank_bik, max_length=11),
             "pg_post_link": check.url("pg_post_link", post_link),
         }
-        return await self._create_and_wait(self._TO_IBAN, params, order_id, wait)
+        return await self._create_and_wait(self._TO_IBAN[api], params, order_id, wait)
 
+    @operation("payouts.page")
     async def page(
         self,
         *,
@@ -421,16 +454,14 @@ class Payouts:
             "pg_order_id": check.order_id("pg_order_id", order_id),
             "pg_amount": check.amount("pg_amount", amount),
             "pg_description": check.required_text("pg_description", description, max_length=255),
-            "pg_order_time_limit": _time_limit(order_time_limit),
+            "pg_order_time_limit": _time_limit(order_time_limit, self._client.timezone),
             "pg_back_link": check.url("pg_back_link", back_link),
             "pg_post_link": check.url("pg_post_link", post_link),
         }
         if user_id is not None:
             params["pg_user_id"] = check.user_id("pg_user_id", user_id)
         if user_email is not None:
-            if "@" not in user_email:
-                raise ValidationError("pg_user_email", "is not an email address")
-            params["pg_user_email"] = user_email
+            params["pg_user_email"] = check.email("pg_user_email", user_email)
         if in_frame:
             params["pg_payment_route"] = "frame"
         answer = await self._client.call(self._PAGE, params)
@@ -439,6 +470,7 @@ class Payouts:
             raise ProtocolError("payout page answer has no pg_redirect_url", raw=answer.raw)
         return PayoutPage(order_id, to_int(answer.get("pg_payment_id")), redirect, answer)
 
+    @operation("payouts.status", poll=True)
     async def status(
         self,
         order_id: str,
@@ -464,7 +496,7 @@ class Payouts:
             raise ValidationError("version", "payout status versions are 1 and 2")
         params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
         if payment_id is not None:
-            params["pg_payment_id"] = payment_id
+            params["pg_payment_id"] = check.positive_int("pg_payment_id", payment_id)
         if api == "merchant":
             answer = await self._client.call(self._MERCHANT_STATUS2, params)
             if answer.get("pg_payment_id") == "0":  # M8: 0 means "not found (yet)"
@@ -493,21 +525,47 @@ class Payouts:
             Payout.from_answer(order_id, answer, state_field="pg_payment_status"), payment_id
         )
 
-    async def balance(self, currency: str | None = None) -> Balance:
-        """The merchant's payout balance (``g2g/balance_status``)."""
-        params: dict[str, object] = {} if currency is None else {"pg_currency": currency}
-        answer = await self._client.call(self._BALANCE, params)
+    @operation("payouts.status_by_payment")
+    async def status_by_payment(self, payment_id: int, *, order_id: str | None = None) -> Payout:
+        """A Merchant API payout's state by its payment id (``api/payment_status``, M7).
+
+        The docs publish no answer for this script (the path follows the gateway's PHP SDK):
+        a ``pg_payment_status`` is read as in ``payment_status2``, else ``pg_status``.
+        """
+        params: dict[str, object] = {
+            "pg_payment_id": check.positive_int("pg_payment_id", payment_id)
+        }
+        if order_id is not None:
+            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        answer = await self._client.call(self._STATUS_BY_PAYMENT, params)
+        state_field = "pg_payment_status" if "pg_payment_status" in answer.fields else "pg_status"
+        payout = Payout.from_answer(order_id or "", answer, state_field=state_field)
+        return _same_payment(payout, payment_id)
+
+    @operation("payouts.balance")
+    async def balance(
+        self, currency: str | None = None, *, api: Literal["gateway", "merchant"] = "gateway"
+    ) -> Balance:
+        """The merchant's payout balance (``g2g/balance_status``; ``api/balance_status`` with
+        ``api="merchant"``)."""
+        if api not in self._BALANCE:
+            raise ValidationError("api", "must be 'gateway' or 'merchant'")
+        params: dict[str, object] = {}
+        if currency is not None:
+            params["pg_currency"] = check.currency("pg_currency", currency)
+        answer = await self._client.call(self._BALANCE[api], params)
         amount = to_decimal(answer.get("pg_balance"))
         if amount is None:
             raise ProtocolError("balance answer has no pg_balance", raw=answer.raw)
         currency_field = answer.get("pg_currency")
         return Balance(amount, currency_field if isinstance(currency_field, str) else None, answer)
 
+    @operation("payouts.wait", payout=True)
     async def wait(
         self,
         order_id: str,
-        payout: Payout | None = None,
         *,
+        payout: Payout | None = None,
         api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
         """Wait until an existing payout is final (``process`` is not), polling its status.
@@ -571,7 +629,7 @@ class Payouts:
     ) -> Payout:
         payout = await self._create(endpoint, params, order_id)
         if wait and not payout.is_final:
-            return await self.wait(order_id, payout, api=_api_of(endpoint))
+            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
         return payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
@@ -599,6 +657,7 @@ class Payouts:
         answer and a status answer both fail verification carrying the bad-signature code,
         the gateway refused requests signed with our key - nothing was paid.
         """
+        self._client._telemetry.reconciling(endpoint.path)
         policy = self.policy
         api = _api_of(endpoint)
         deadline = time.monotonic() + policy.reconcile_deadline

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import stat
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def test_a_new_journal_is_wal_owner_only_and_records_rows(tmp_path: Path) -> Non
         assert entry.state is RowState.PENDING
         assert entry.line == 3
         assert entry.destination == "card 440564******6150"
-        assert entry.idempotency_key == default_idempotency_key(MERCHANT, "payouts.to_card", "J-1")
+        assert entry.idempotency_key != default_idempotency_key(
+            MERCHANT, "payouts.to_card", [("pg_order_id", "J-1")]
+        )  # the row's content takes part, not only its order id
+        assert str(uuid.UUID(entry.idempotency_key)) == entry.idempotency_key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

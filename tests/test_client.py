@@ -73,6 +73,14 @@ class ScriptedGateway:
     def params(self, index: int = -1) -> dict[str, Any]:
         return parse_form(self.requests[index][1])
 
+    def reply_with(self, fields: dict[str, Any]) -> None:
+        """Answer every request with these signed fields."""
+
+        async def reply(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+            return self.answer(request, fields)
+
+        self.handler = reply
+
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[ScriptedGateway]:
@@ -451,8 +459,9 @@ async def test_borrowed_session_stays_open_and_extra_middlewares_run(
             MERCHANT, PAYMENT_KEY, base_url=gateway.url, session=session, middlewares=[trace]
         ) as fp:
             await fp.request("g2g/balance_status", {}, key="payout")
+            assert fp.session is session
         assert not session.closed
-        assert fp.session is session
+        assert fp.closed  # the client is done with it; the session is its owner's
     assert seen == ["/g2g/balance_status"]
     # With a single key, it signs payout endpoints too.
     assert signing.verify("balance_status", gateway.params(), PAYMENT_KEY)
@@ -572,3 +581,125 @@ async def test_cvc_page_signed_error_is_a_gateway_error(
     gateway.handler = not_found
     with pytest.raises(TransactionNotFound):
         await client.cards.cvc_page(100200)
+
+
+CREATED = {"pg_status": "ok", "pg_payment_id": "7", "pg_redirect_url": "https://p.example"}
+
+
+async def test_cvc_page_signed_ok_xml_is_typed_as_accepted(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    # Seed 002 documents card/pay answering signed XML ok (the page says HTML elsewhere).
+    gateway.reply_with({"pg_status": "ok", "pg_payment_id": "100200", "pg_order_id": "12345"})
+    page = await client.cards.cvc_page(100200)
+    assert page.accepted is True
+    assert (page.payment_id, page.order_id) == (100200, "12345")
+    assert page.html is None
+    assert page.redirect_url is None
+    assert len(gateway.requests) == 1
+
+
+async def test_default_idempotency_key_follows_the_requests_content(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    gateway.reply_with(CREATED)
+    order: dict[str, Any] = {"order_id": "O-9", "amount": Decimal("10.00"), "description": "Tea"}
+    await client.payments.create(**order)
+    await client.payments.create(**order)  # an identical retry
+    await client.payments.create(**{**order, "amount": Decimal("12.00")})  # a new request
+    await client.mobile.init(**order)  # another operation on the same order
+    keys = [gateway.params(index)["pg_idempotency_key"] for index in range(4)]
+    assert keys[0] == keys[1]
+    assert len({keys[0], keys[2], keys[3]}) == 3
+    # Without an order id nothing says two identical requests are one operation.
+    await client.payments.create(amount=Decimal("10.00"), description="Tea")
+    await client.payments.create(amount=Decimal("10.00"), description="Tea")
+    assert "pg_order_id" not in gateway.params(4)
+    assert gateway.params(4)["pg_idempotency_key"] != gateway.params(5)["pg_idempotency_key"]
+
+
+async def test_attempts_of_one_call_share_the_derived_key(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    async def flaky(request: web.Request, params: dict[str, Any]) -> web.StreamResponse:
+        if len(gateway.requests) == 1:
+            return web.Response(status=503)
+        return gateway.answer(request, CREATED)
+
+    gateway.handler = flaky
+    await client.payments.create(order_id="O-10", amount=Decimal("1.00"), description="Tea")
+    assert len(gateway.requests) == 2
+    first, second = gateway.params(0), gateway.params(1)
+    assert first["pg_idempotency_key"] == second["pg_idempotency_key"]
+    assert first["pg_salt"] != second["pg_salt"]
+
+
+async def test_documented_init_fields_reach_the_wire(
+    client: FreedomPayClient, gateway: ScriptedGateway
+) -> None:
+    gateway.reply_with(CREATED)
+    await client.payments.create(
+        order_id="O-20",
+        amount="10.00",
+        description="Tea",
+        site_url="https://shop.example/back",
+        success_url_method="POST",
+        failure_url_method="GET",
+        commission_discount=True,
+        commission_discount_fix="150",
+        commission_discount_percentage=10,
+    )
+    sent = gateway.params(0)
+    assert sent["pg_site_url"] == "https://shop.example/back"
+    assert (sent["pg_success_url_method"], sent["pg_failure_url_method"]) == ("POST", "GET")
+    assert sent["pg_commission_discount"] == "1"
+    assert sent["pg_commission_discount_fix"] == "150.00"
+    assert sent["pg_commission_discount_percentage"] == "10"
+    await client.mobile.init(
+        order_id="O-21",
+        amount="10.00",
+        description="Tea",
+        currency="KZT",
+        language="en",
+        user_id="u1",
+        user_email="a@b.example",
+        user_ip="10.0.0.1",
+        check_url="https://shop.example/check",
+        success_url="https://shop.example/ok",
+        failure_url="https://shop.example/fail",
+        callback_method="POST",
+        extra_params=("p1",),
+        generate_qr=True,
+    )
+    sent = gateway.params(1)
+    assert sent["pg_payment_method"] == "mobile_commerce"
+    for name, value in {
+        "pg_currency": "KZT",
+        "pg_language": "en",
+        "pg_user_id": "u1",
+        "pg_user_contact_email": "a@b.example",
+        "pg_user_ip": "10.0.0.1",
+        "pg_check_url": "https://shop.example/check",
+        "pg_success_url": "https://shop.example/ok",
+        "pg_failure_url": "https://shop.example/fail",
+        "pg_request_method": "POST",
+        "pg_param1": "p1",
+        "pg_generate_qr": "1",
+    }.items():
+        assert sent[name] == value, name
+    await client.cards.create_payment(
+        order_id="O-22",
+        amount="10.00",
+        description="Tea",
+        user_id="u1",
+        card_token="tok",
+        loyalty_id=3,
+        loyalty_amount="5",
+        freedom_id="F-1",
+    )
+    sent = gateway.params(2)
+    assert (sent["pg_loyalty_id"], sent["pg_loyalty_amount"], sent["pg_freedom_id"]) == (
+        "3",
+        "5.00",
+        "F-1",
+    )

@@ -25,6 +25,15 @@ pytestmark = pytest.mark.anyio
 Call = Callable[[FreedomPayClient], Awaitable[Any]]
 
 ORDER: dict[str, Any] = {"order_id": "O-1", "amount": Decimal("10.00"), "description": "Tea"}
+POST = "https://shop.example/payout-notify"
+PAN = "4405645000006150"
+PAYOUT: dict[str, Any] = {
+    "order_id": "V-1",
+    "amount": "10.00",
+    "description": "x",
+    "post_link": POST,
+}
+PAGE: dict[str, Any] = {**ORDER, "back_link": POST, "post_link": POST}
 WALLET = WalletToken(
     dpan="4111111111111111", expiry_month=6, expiry_year=31, cryptogram="AgAAAAAA", eci="05"
 )
@@ -62,8 +71,8 @@ BAD_CALLS: list[tuple[str, Call]] = [
     ),
     ("pg_x", lambda c: c.payments.create(**ORDER, merchant_fields={"pg_x": "1"})),
     ("pg_payment_id", lambda c: c.payments.status(0)),
-    ("pg_refund_amount", lambda c: c.payments.refund(1, Decimal("-1"))),
-    ("pg_clearing_amount", lambda c: c.payments.capture(1, "abc")),
+    ("pg_refund_amount", lambda c: c.payments.refund(1, amount=Decimal("-1"))),
+    ("pg_clearing_amount", lambda c: c.payments.capture(1, amount="abc")),
     (
         "pg_recurring_profile",
         lambda c: c.payments.charge_recurring(recurring_profile="", amount="1.00", description="x"),
@@ -101,17 +110,48 @@ BAD_CALLS: list[tuple[str, Call]] = [
         ),
     ),
     ("pg_user_id", lambda c: c.cards.list("")),
-    ("pg_card_token", lambda c: c.cards.remove("u1", "")),
+    ("pg_card_token", lambda c: c.cards.remove("u1", card_token="")),
     (
         "pg_user_email",
         lambda c: c.cards.create_payment(**ORDER, user_id="u1", card_token="t", user_email="x"),
     ),
     ("pg_payment_id", lambda c: c.cards.cvc_page(-5)),
     ("pg_payment_id", lambda c: c.cards.charge(True)),
-    ("pg_abonent_phone", lambda c: c.mobile.pay(1, "123")),
-    ("pg_payment_system_code", lambda c: c.mobile.pay(1, "77017777777", operator="MTS")),
-    ("pg_approval_code", lambda c: c.mobile.approve(1, "12a")),
+    ("pg_abonent_phone", lambda c: c.mobile.pay(1, phone="123")),
+    ("pg_payment_system_code", lambda c: c.mobile.pay(1, phone="77017777777", operator="MTS")),
+    ("pg_approval_code", lambda c: c.mobile.approve(1, code="12a")),
     ("pg_lifetime", lambda c: c.mobile.init(**ORDER, lifetime=604801)),
+    # Issue 12: ids, currencies, emails, lifetimes, amounts and PANs are checked too.
+    ("pg_card_id_to", lambda c: c.payouts.to_token(**PAYOUT, user_id="u1", card_id=-1)),
+    ("pg_card_id_to", lambda c: c.payouts.to_token(**PAYOUT, user_id="u1", card_id="abc")),  # type: ignore[arg-type]
+    ("pg_payment_id", lambda c: c.payouts.status(order_id="V-1", payment_id=-1)),
+    ("pg_payment_id", lambda c: c.payouts.status(order_id="V-1", payment_id="abc")),  # type: ignore[arg-type]
+    ("pg_payment_id", lambda c: c.payouts.status_by_payment(0)),
+    ("pg_currency", lambda c: c.payouts.balance("KZTXX")),
+    ("pg_currency", lambda c: c.payouts.balance("")),
+    ("pg_currency", lambda c: c.payouts.to_card(**PAYOUT, card_number=PAN, currency="kzt")),
+    ("pg_user_email", lambda c: c.payouts.page(**PAGE, user_email="@")),
+    ("pg_lifetime", lambda c: c.payments.create(**ORDER, lifetime="abc")),  # type: ignore[arg-type]
+    ("pg_lifetime", lambda c: c.payments.create(**ORDER, lifetime="300")),  # type: ignore[arg-type]
+    ("pg_amount", lambda c: c.payments.create(**{**ORDER, "amount": "1e3"})),
+    ("pg_amount", lambda c: c.payments.create(**{**ORDER, "amount": "1_000"})),
+    ("pg_amount", lambda c: c.payouts.to_card(**{**PAYOUT, "amount": "10,50"}, card_number=PAN)),
+    ("pg_payment_to", lambda c: c.payouts.to_card(**PAYOUT, card_number="4" * 21)),
+    ("pg_site_url", lambda c: c.payments.create(**ORDER, site_url="/back")),
+    ("pg_success_url_method", lambda c: c.payments.create(**ORDER, success_url_method="XML")),
+    (
+        "pg_commission_discount_fix",
+        lambda c: c.payments.create(**ORDER, commission_discount_fix="0.5"),
+    ),
+    (
+        "pg_commission_discount_percentage",
+        lambda c: c.payments.create(**ORDER, commission_discount_percentage=101),
+    ),
+    ("pg_language", lambda c: c.mobile.init(**ORDER, language="de")),
+    (
+        "pg_loyalty_id",
+        lambda c: c.cards.create_payment(**ORDER, user_id="u1", card_token="t", loyalty_id=0),
+    ),
 ]
 
 

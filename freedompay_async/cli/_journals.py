@@ -33,6 +33,7 @@ from ..batch import (
 from ..batch._postgres import is_postgres_url
 from ..errors import FreedomPayError, SecretKeyRejected, ValidationError
 from ..payouts import PayoutPolicy
+from ..telemetry import Telemetry
 from . import _output
 from ._connect import EMULATOR_POST_LINK, Gateway, connect, gateway_options, run_async
 from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
@@ -43,6 +44,7 @@ from ._payouts import (
     _read_rows,
     _watch_signals,
     grace_refused,
+    metrics_served,
     payouts,
 )
 
@@ -85,6 +87,7 @@ class _PgJob:
     lease: float
     max_rate: float | None
     quiet: bool
+    telemetry: Telemetry | None = None
 
 
 async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool, str | None]:
@@ -97,10 +100,12 @@ async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool,
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
     with anyio.CancelScope() as abort:
         async with (
-            connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
-                client,
-                label,
-            ),
+            connect(
+                job.gateway,
+                connection_limit=job.concurrency,
+                policy=job.policy,
+                telemetry=job.telemetry,
+            ) as (client, label),
             anyio.create_task_group() as group,
         ):
             group.start_soon(_watch_signals, stop, abort, interrupt, err)
@@ -116,6 +121,7 @@ async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool,
                             client, db, batch_id, job.rows, concurrency=job.concurrency,
                             lease=job.lease, wait=job.wait, status_preflight=job.status_preflight,
                             post_link=post_link, on_progress=progress.update, stop=stop,
+                            gateway=label,
                         )  # fmt: skip
                         report = await worker.run()
                 except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
@@ -143,16 +149,17 @@ def execute_postgres(
     lease: float,
     max_rate: float | None,
     quiet: bool,
+    telemetry: Telemetry | None = None,
 ) -> int:
     """Submit (unless ``batch_id`` is given) and work on a batch in a PostgreSQL journal as
     one worker; the exit status of ``payouts run``."""
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = _output.console()
+    err = _output.console(stderr=True, soft_wrap=True)
     if grace_refused(policy, gateway, err):
         return EXIT_USAGE
     job = _PgJob(
         gateway, policy, rows, url, batch_id, str(source.resolve()), post_link, concurrency,
-        wait, status_preflight, lease, max_rate, quiet,
+        wait, status_preflight, lease, max_rate, quiet, telemetry,
     )  # fmt: skip
     try:
         report, interrupted, batch_id = run_async(_pg_main, job, err)
@@ -249,7 +256,7 @@ def submit_command(
     try:
         batch_id = run_async(submit)
     except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", markup=False)
+        _output.console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
         raise click.exceptions.Exit(EXIT_USAGE) from None
     click.echo(f"{len(rows):,} rows in batch")
     click.echo(batch_id)
@@ -297,6 +304,8 @@ def worker_command(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: Gateway,
 ) -> None:
@@ -310,23 +319,25 @@ def worker_command(
     source = rows_file or _recorded_source(url, batch_id)
     rows = _read_rows(source, rows_format)
     gateway.check()
-    raise click.exceptions.Exit(
-        execute_postgres(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            url=url,
-            batch_id=batch_id,
-            source=source,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            status_preflight=status_preflight,
-            lease=_seconds(lease),
-            max_rate=max_rate,
-            quiet=quiet,
+    with metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            execute_postgres(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                url=url,
+                batch_id=batch_id,
+                source=source,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                status_preflight=status_preflight,
+                lease=_seconds(lease),
+                max_rate=max_rate,
+                quiet=quiet,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 def _recorded_source(url: str, batch_id: str) -> Path:
@@ -389,7 +400,7 @@ def watch_command(journal: str, batch_id: str | None, interval: float, once: boo
     elif not Path(journal).is_file():
         raise click.UsageError(f"{journal}: no such journal")
     title = f"batch {batch_id}" if batch_id else journal
-    console = Console(highlight=False)
+    console = _output.console()
 
     async def watch() -> None:
         report, workers = await _snapshot(journal, batch_id)

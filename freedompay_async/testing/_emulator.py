@@ -54,6 +54,7 @@ class Emulator:
         notify_retry_delays: Sequence[float] = TEST_RETRY_DELAYS,
         notify_timeout: float = 5.0,
         refuse_duplicate_orders: bool = True,
+        region: str = "kz",
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -69,6 +70,7 @@ class Emulator:
             notify_retry_delays=notify_retry_delays,
             notify_timeout=notify_timeout,
             refuse_duplicate_orders=refuse_duplicate_orders,
+            region=region,
         )
         self.host = host
         self.port = port
@@ -139,6 +141,7 @@ class Emulator:
             "base_url": self.url,
             "timeout": aiohttp.ClientTimeout(total=5),
             "retry": RetryPolicy(attempts=1),
+            "region": self.settings.region,
             **overrides,
         }
         return FreedomPayClient(self.settings.merchant_id, self.settings.secret_key, **options)

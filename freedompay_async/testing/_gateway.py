@@ -57,7 +57,7 @@ from ._protocol import (
     _required,
 )
 from ._rules import RuleBook
-from ._state import GatewayState, Payout, PayoutStatus, now_text
+from ._state import LOCAL_ZONE, GatewayState, Payout, PayoutStatus, now_text
 
 __all__ = [
     "MOBILE_PROCESS_PHONE",
@@ -92,6 +92,8 @@ SERVED_PATHS: tuple[str, ...] = (
     "api/reg2reg",
     "api/reg2nonreg",
     "api/payment_status2",
+    "api/payment_status",
+    "api/to_iban",
     "api/balance_status",
     "init_payment.php",
     "get_status2.php",
@@ -141,6 +143,8 @@ class Gateway:
             "api/reg2reg": self._to_token_merchant,
             "api/reg2nonreg": self._payout_page,
             "api/payment_status2": self._status_v2,
+            "api/payment_status": self._status_by_payment,
+            "api/to_iban": self._to_iban_merchant,
             "api/balance_status": self._balance,
             **self.payments.handlers,
             **self.cards.handlers,
@@ -178,6 +182,7 @@ class Gateway:
         ``path_merchant`` is the merchant id in a Merchant API path (``v1/merchant/{id}/...``);
         it must be the merchant's, like ``pg_merchant_id``.
         """
+        LOCAL_ZONE.set(self.settings.timezone)  # the dates this request writes
         merchant_id = self.settings.merchant_id
         if fields.get("pg_merchant_id") != merchant_id or path_merchant not in (None, merchant_id):
             return Answer(
@@ -304,10 +309,16 @@ class Gateway:
         )
 
     def _to_iban(self, fields: Fields) -> Answer:
+        return self._iban("g2g/to_iban", fields)
+
+    def _to_iban_merchant(self, fields: Fields) -> Answer:
+        return self._iban("api/to_iban", fields)
+
+    def _iban(self, path: str, fields: Fields) -> Answer:
         order_id, amount, post_link = self._payout_basics(fields)
         for name in _IBAN_FIELDS:
             _required(fields, name)
-        return self._created(self._create("g2g/to_iban", order_id, amount, post_link, fields))
+        return self._created(self._create(path, order_id, amount, post_link, fields))
 
     def _payout_basics(self, fields: Fields) -> tuple[str, Decimal, str]:
         order_id = _required(fields, "pg_order_id")
@@ -406,7 +417,7 @@ class Gateway:
         if status == "error":
             payout.error_code = payout.rule.error_code
             payout.error_description = payout.rule.description
-            notice["pg_error_code"] = str(payout.error_code)
+            notice["pg_error_code"] = str(int(payout.error_code))  # type: ignore[arg-type]
             notice["pg_error_description"] = payout.error_description
         self.notifier.send(payout.post_link, payout.order_id, notice, self.settings.payout_key)
 
@@ -453,6 +464,18 @@ class Gateway:
         }
         return Answer(_with_decline(answer, payout, status))
 
+    def _status_by_payment(self, fields: Fields) -> Answer:
+        """``api/payment_status``: the payout by ``pg_payment_id`` (the order id optional),
+        answered like ``payment_status2`` (the docs give no answer; a choice)."""
+        payment_id = _required(fields, "pg_payment_id")
+        payout = next(
+            (p for p in self.state.payouts.values() if str(p.payment_id) == payment_id), None
+        )
+        order_id = fields.get("pg_order_id")
+        if payout is None or (order_id and order_id != payout.order_id):
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        return self._status_v2({**fields, "pg_order_id": payout.order_id})
+
     def _balance(self, fields: Fields) -> Answer:
         currency = fields.get("pg_currency")
         return Answer(
@@ -469,7 +492,7 @@ class Gateway:
 def _with_decline(answer: dict[str, str], payout: Payout, status: PayoutStatus) -> dict[str, str]:
     """A status answer, with the decline's code and description when the payout failed."""
     if status == "error" and payout.error_code is not None:
-        answer["pg_error_code"] = str(payout.error_code)
+        answer["pg_error_code"] = str(int(payout.error_code))
         answer["pg_error_description"] = payout.error_description
     return answer
 

@@ -342,7 +342,7 @@ class PaymentDesk:
         profile = RecurringProfile(
             str(self.state.next_payment_id()),
             payment.payment_id,
-            f"{expires_on.isoformat()} {time.strftime('%H:%M:%S')}",
+            f"{expires_on.isoformat()} {now_text()[11:]}",
             expires_on,
             pan,
         )
@@ -410,7 +410,7 @@ class PaymentDesk:
             fields["pg_recurring_profile_id"] = profile.profile_id
             fields["pg_recurring_profile_expiry_date"] = profile.expiry_date
         if payment.failure_code is not None:
-            fields["pg_failure_code"] = str(payment.failure_code)
+            fields["pg_failure_code"] = str(int(payment.failure_code))
             fields["pg_failure_description"] = payment.failure_description
         fields.update(payment.merchant_fields)
         return fields
@@ -592,7 +592,7 @@ class PaymentDesk:
         if payment.paid_at is not None:
             fields["pg_payment_date"] = payment.paid_at
         if payment.failure_code is not None:
-            fields["pg_failure_code"] = str(payment.failure_code)
+            fields["pg_failure_code"] = str(int(payment.failure_code))
             fields["pg_failure_description"] = payment.failure_description
         return fields
 
@@ -885,7 +885,11 @@ class PaymentDesk:
         self._decide(payment, self.rules.resolve(order_id, amount, pan))
         if payment.status == "error":
             return _error_answer(
-                payment, {"pg_payment_id": str(payment.payment_id), "pg_datetime": now_iso()}
+                payment,
+                {
+                    "pg_payment_id": str(payment.payment_id),
+                    "pg_datetime": now_iso(),
+                },
             )
         answer["pg_3ds"] = "0"
         if payment.status == "success":
@@ -1001,7 +1005,7 @@ class PaymentDesk:
             "pg_payment_status": payment.status,
         }
         if payment.failure_code is not None:
-            answer["pg_failure_code"] = str(payment.failure_code)
+            answer["pg_failure_code"] = str(int(payment.failure_code))
             answer["pg_failure_description"] = payment.failure_description
         return Answer(answer)
 
@@ -1023,7 +1027,7 @@ def _refund_status(parent: Payment, refund: Refund) -> AnswerFields:
 def _error_answer(payment: Payment, extra: dict[str, str]) -> Answer:
     fields: AnswerFields = {
         "pg_status": "error",
-        "pg_error_code": str(payment.failure_code),
+        "pg_error_code": str(int(payment.failure_code)),  # type: ignore[arg-type]
         "pg_error_description": payment.failure_description,
         **extra,
     }

@@ -7,6 +7,7 @@ as the gateway does.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -15,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from .._convert import REGION_TIMEZONES
 from .._endpoints import Endpoint
 from ._notifier import TEST_RETRY_DELAYS
 
@@ -138,6 +140,14 @@ class EmulatorSettings:
     #: ``False``: a create with a known ``pg_order_id`` is paid again (a gateway that does not
     #: refuse repeated order ids; the docs do not promise it does).
     refuse_duplicate_orders: bool = True
+    #: The gateway's country: its local time is what naive dates are written in (kz/uz UTC+5,
+    #: kg UTC+6); clients from :meth:`Emulator.client` use the same region.
+    region: str = attrs.field(default="kz", validator=attrs.validators.in_(REGION_TIMEZONES))
+
+    @property
+    def timezone(self) -> datetime.tzinfo:
+        """The zone of the dates the emulated gateway writes."""
+        return REGION_TIMEZONES[self.region]
 
     def key(self, endpoint: Endpoint) -> str:
         """The secret key that signs ``endpoint``."""

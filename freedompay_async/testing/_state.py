@@ -25,15 +25,18 @@ import datetime
 import itertools
 import time
 import uuid
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Literal, TypeAlias
 
 import attrs
 
+from .._convert import GATEWAY_TIMEZONE
 from .._masking import mask_pan
 from ._rules import Rule
 
 __all__ = [
+    "LOCAL_ZONE",
     "Awaiting",
     "CardPurpose",
     "CardSave",
@@ -65,14 +68,19 @@ Awaiting: TypeAlias = Literal["check", "approval", "3ds"]
 CardPurpose: TypeAlias = Literal["payment", "payout"]
 
 
+#: The emulated gateway's local time zone (its region's), set for each request it handles;
+#: timers and notifications started from a request inherit it.
+LOCAL_ZONE: ContextVar[datetime.tzinfo] = ContextVar("gateway_local_zone", default=GATEWAY_TIMEZONE)
+
+
 def now_text() -> str:
-    """The gateway's date format (``2024-01-31 15:00:00``, local time)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S")
+    """The gateway's date format (``2024-01-31 15:00:00``), in the gateway's local time."""
+    return datetime.datetime.now(LOCAL_ZONE.get()).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def now_iso() -> str:
     """ISO-8601 with the UTC offset (``2024-01-31T15:00:00+05:00``), as ``pg_datetime``."""
-    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return datetime.datetime.now(LOCAL_ZONE.get()).isoformat(timespec="seconds")
 
 
 def _expiry_year() -> str:
