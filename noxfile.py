@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import nox
@@ -33,6 +34,13 @@ def tests_matrix(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs, material, mkdocstrings), built strictly into site/."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
     session.install("ruff>=0.6")
@@ -47,23 +55,39 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict")
 
 
+#: What the demo batch's exit status means (the command's documented exit statuses).
+DEMO_EXIT_MEANINGS = {
+    0: "every row succeeded",
+    1: "the batch ran; the rows the emulator's test cards decline ended in error, as the demo "
+    "intends (see the summary above)",
+    2: "nothing was sent: bad rows, usage or credentials",
+    130: "interrupted: resume the journal",
+}
+
+
 @nox.session
 def demo(session: nox.Session) -> None:
     """README Quickstart 1: the 1,000-row demo batch against the embedded emulator.
 
-    Some rows are declined on purpose, so the command exits 1 - which is what the demo shows.
+    Some rows are declined on purpose, so the batch itself exits 1; the session logs that
+    status and what it means, and succeeds when the batch ran (0 or 1).
     """
     session.install("-e", ".[cli]")
     journal = Path(session.create_tmp()) / "demo-payouts.journal"
     for suffix in ("", "-wal", "-shm"):  # a fresh batch every time
         Path(f"{journal}{suffix}").unlink(missing_ok=True)
-    session.run(
-        "freedompay",
+    command = [
+        str(Path(session.bin) / "freedompay"),
         *("payouts", "run", "examples/payouts.csv", "--emulator", "--journal", str(journal)),
         *session.posargs,
-        success_codes=[0, 1],
-    )
+    ]
+    session.log("freedompay " + " ".join(command[1:]))
+    status = subprocess.run(command, check=False).returncode  # noqa: S603 - our own command
+    meaning = DEMO_EXIT_MEANINGS.get(status, "unexpected")
+    session.log(f"the batch exited with status {status}: {meaning}")
     session.log(f"journal: {journal} (try: freedompay payouts report {journal} --format csv)")
+    if status not in (0, 1):
+        session.error(f"the demo batch failed (exit status {status})")
 
 
 @nox.session
@@ -76,6 +100,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
     session.run("python", "benchmarks/bench_batch.py", "--rows", "10000", "--concurrency", "200")
     session.run("python", "benchmarks/bench_batch_workers.py", "--rows", "4000")
+    session.run("python", "benchmarks/bench_telemetry.py")
 
 
 @nox.session(name="bench_smoke")
@@ -91,6 +116,7 @@ def bench_smoke(session: nox.Session) -> None:
         "python", "benchmarks/bench_batch_workers.py", *("--rows", "200", "--workers", "1", "2")
     )
     session.run("python", "benchmarks/chaos_payouts.py", "--payouts", "300", "--outages", "1")
+    session.run("python", "benchmarks/bench_telemetry.py", "--calls", "300", "--rounds", "1")
 
 
 @nox.session

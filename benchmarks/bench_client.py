@@ -256,7 +256,7 @@ async def waiting_row(url: str, payouts: int, seconds: float) -> dict[str, objec
 
         async def wait(payout: Payout) -> None:
             with contextlib.suppress(PayoutPending):
-                await client.payouts.wait(payout.order_id, payout)
+                await client.payouts.wait(payout.order_id, payout=payout)
 
         tasks = [asyncio.ensure_future(wait(payout)) for payout in created]
         cpu, wall = time.process_time(), time.perf_counter()

@@ -20,8 +20,9 @@ import socket
 import statistics
 import time
 import timeit
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 from _by_hand import HEADERS, checked_answer, signed_body
@@ -149,20 +150,7 @@ def main() -> None:
     for name, value in micro().items():
         print(f"  {name:<14} {value:8.2f}")
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,), daemon=True)
-    server.start()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        asyncio.run(_wait_ready(url))
-        rounds = [
-            asyncio.run(run_round(url, args.calls, args.concurrency)) for _ in range(args.rounds)
-        ]
-    finally:
-        server.terminate()
-        server.join()
+    rounds = against_trivial_gateway(run_round, args.calls, args.concurrency, args.rounds)
     median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     print(
         f"round trip, client CPU µs per call (median of {args.rounds} rounds, "
@@ -172,6 +160,28 @@ def main() -> None:
         print(f"  {name:<8} {value:8.1f}")
     print(f"  client / by_hand = {median['client'] / median['by_hand']:.2f}x")
     print(f"  client / raw     = {median['client'] / median['raw']:.2f}x")
+
+
+def against_trivial_gateway(
+    run_round: Callable[[str, int, int], Coroutine[Any, Any, dict[str, float]]],
+    calls: int,
+    concurrency: int,
+    rounds: int,
+) -> list[dict[str, float]]:
+    """``rounds`` runs of ``run_round(url, calls, concurrency)`` against :func:`serve` running
+    in another process (so this process's CPU time is the client's own)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,), daemon=True)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        asyncio.run(_wait_ready(url))
+        return [asyncio.run(run_round(url, calls, concurrency)) for _ in range(rounds)]
+    finally:
+        server.terminate()
+        server.join()
 
 
 async def _wait_ready(url: str) -> None:

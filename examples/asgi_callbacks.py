@@ -3,7 +3,7 @@
 Serve it with any ASGI server, from this folder, e.g. ``uvicorn asgi_callbacks:app``, and give
 the gateway ``https://<your host>/freedompay/check`` as ``pg_check_url``, ``.../result`` as
 ``pg_result_url`` and ``.../payouts`` as ``pg_post_link``. The keys come from the environment
-(``FREEDOMPAY_SECRET_KEY``, ``FREEDOMPAY_PAYOUT_SECRET_KEY``).
+(``FREEDOMPAY_SECRET_KEY``, ``FREEDOMPAY_PAYOUT_SECRET_KEY``); without them it refuses to start.
 
 The gateway re-sends a callback until it gets HTTP 200 (every 30 minutes for about 2 hours), so
 each handler records a payment or payout once, by its payment id, and answers a repeat exactly
@@ -76,13 +76,29 @@ def create_app(store: Store, *, secret_key: str, payout_secret_key: str) -> Star
     )
 
 
+def required_key(name: str) -> str:
+    """The secret key in the environment variable ``name``; none means no start at all.
+
+    A built-in fallback key would let anyone who read this file forge callbacks.
+    """
+    value = os.environ.get(name, "")
+    if not value:
+        raise SystemExit(f"asgi_callbacks: set {name} (the key the gateway signs with)")
+    return value
+
+
 def main_app() -> Starlette:
     """The application ``uvicorn asgi_callbacks:app`` serves."""
     return create_app(
         Store(),
-        secret_key=os.environ.get("FREEDOMPAY_SECRET_KEY", "payment-secret-key"),
-        payout_secret_key=os.environ.get("FREEDOMPAY_PAYOUT_SECRET_KEY", "payout-secret-key"),
+        secret_key=required_key("FREEDOMPAY_SECRET_KEY"),
+        payout_secret_key=required_key("FREEDOMPAY_PAYOUT_SECRET_KEY"),
     )
 
 
-app = main_app()
+def __getattr__(name: str) -> Starlette:
+    # ``app`` is built when the server asks for it, so that importing this module for its
+    # handlers (tests) needs no keys while serving it always does.
+    if name == "app":
+        return main_app()
+    raise AttributeError(name)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         BadSignature,
         CallbackError,
         CallbackSignatureError,
+        ClientClosed,
         ConfigurationError,
         FreedomPayError,
         GatewayError,
@@ -109,6 +110,7 @@ if TYPE_CHECKING:
         PayoutState,
     )
     from .retry import RetryPolicy
+    from .telemetry import Telemetry
     from .tokens import Tokens, WalletToken
 
 #: Where each public name lives: imported from there on first access.
@@ -168,6 +170,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "BadSignature",
         "CallbackError",
         "CallbackSignatureError",
+        "ClientClosed",
         "ConfigurationError",
         "FreedomPayError",
         "GatewayError",
@@ -220,6 +223,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PayoutState",
     ),
     "retry": ("RetryPolicy",),
+    "telemetry": ("Telemetry",),
     "tokens": (
         "Tokens",
         "WalletToken",
@@ -247,6 +251,7 @@ __all__ = [
     "CardState",
     "Cards",
     "CheckRequest",
+    "ClientClosed",
     "ConfigurationError",
     "CvcPage",
     "Endpoint",
@@ -306,6 +311,7 @@ __all__ = [
     "SecretKeyRejected",
     "SignatureMismatch",
     "TaxType",
+    "Telemetry",
     "ThreeDSChallenge",
     "Tokens",
     "TransactionState",

@@ -36,6 +36,7 @@ from yarl import URL
 from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
+from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
 from ._wire import Params, encode_form, flatten, parse_xml
 from .errors import (
     AnswerMismatch,
@@ -95,6 +96,7 @@ class _Call:
         "_tail_position",
         "attempts",
         "endpoint",
+        "http_status",
         "idempotency_key",
         "merchant_id",
         "order_id",
@@ -135,6 +137,8 @@ class _Call:
             )
         self.idempotency_key = idempotency_key
         self.attempts = 0
+        #: The HTTP status of the current attempt's answer (None until one arrives).
+        self.http_status: int | None = None
         self._signed_attempt = 0
         self._named_params = [(sig_name, value) for sig_name, _, value in fields]
         self._encoded_params = encode_form((form, value) for _, form, value in fields)
@@ -232,6 +236,38 @@ def _looks_like_xml(body: bytes) -> bool:
     return head.startswith((b"<?xml", b"<response", b"<root"))
 
 
+def _log_attempt(call: _Call, result: object, error: BaseException | None, duration: float) -> None:
+    """The attempt's DEBUG line; its facts also as ``extra`` fields for structured handlers."""
+    if isinstance(error, GatewayError):
+        summary = f"{type(error).__name__} code={error.code}"
+    elif error is not None:
+        summary = type(error).__name__
+    elif isinstance(result, GatewayResponse):
+        summary = f"status={result.status}"
+    else:
+        summary = "ok"
+    duration_ms = round(duration * 1000, 1)
+    fields: dict[str, object] = {
+        "freedompay_endpoint": call.endpoint.path,
+        "freedompay_order_id": call.order_id,
+        "freedompay_attempt": call.attempts,
+        "freedompay_duration_ms": duration_ms,
+        "freedompay_outcome": attempt_outcome(error),
+        "freedompay_http_status": call.http_status,
+    }
+    if isinstance(error, GatewayError):
+        fields["freedompay_error_code"] = error.code
+    logger.debug(
+        "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
+        call.endpoint.path,
+        call.order_id,
+        call.attempts,
+        duration_ms,
+        summary,
+        extra=fields,
+    )
+
+
 class Requestor:
     """Sends calls for one merchant; holds everything that is computed once per client."""
 
@@ -248,10 +284,12 @@ class Requestor:
         middlewares: Sequence[ClientMiddlewareType],
         max_in_flight: int,
         timezone: tzinfo = GATEWAY_TIMEZONE,
+        telemetry: Recorder,
     ) -> None:
         self.merchant_id = merchant_id
         #: The zone of the gateway's naive times (the client's region).
         self.timezone = timezone
+        self._telemetry = telemetry
         # aiohttp builds each request (headers, URL, body) before it waits for a pooled
         # connection; past the pool size, calls wait here instead, holding only their _Call.
         # (asyncio.Semaphore: anyio's yields to the event loop even when uncontended.)
@@ -345,32 +383,12 @@ class Requestor:
             await anyio.sleep(self._first_wait(state))
 
     async def _attempt(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
+        """One signed attempt: post, read, decode; one log line. One frame (thousands of calls
+        in flight each hold it)."""
         call.attempts += 1
+        call.http_status = None
+        probe = self._telemetry.start_attempt(call) if self._telemetry.on else None
         started = time.perf_counter()
-        outcome = "ok"
-        try:
-            result = await self._exchange(session, call, decode)
-            if isinstance(result, GatewayResponse):
-                outcome = f"status={result.status}"
-            return result
-        except GatewayError as exc:
-            outcome = f"{type(exc).__name__} code={exc.code}"
-            raise
-        except FreedomPayError as exc:
-            outcome = type(exc).__name__
-            raise
-        finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s order_id=%s attempt=%d duration_ms=%.1f outcome=%s",
-                    call.endpoint.path,
-                    call.order_id,
-                    call.attempts,
-                    (time.perf_counter() - started) * 1000,
-                    outcome,
-                )
-
-    async def _exchange(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
         path = call.endpoint.path
         if self._middlewares:
             body: bytes | None = None  # signed by call.sign, inside the caller's middlewares
@@ -378,38 +396,59 @@ class Requestor:
         else:  # nothing runs between signing and sending: sign here, no middleware chain
             body, middlewares = call.signed_body(new_salt()), ()
         try:
-            async with (
-                self._in_flight,
-                session.post(
-                    call.url,
-                    data=body,
-                    headers=_FORM_HEADERS,
-                    timeout=self._timeout,
-                    middlewares=middlewares,
-                    # A redirect is an answer to return, never a reason to send again.
-                    allow_redirects=False,
-                ) as response,
-            ):
-                status = response.status
-                content_type = response.content_type
-                location = response.headers.get("Location")
-                answer = await _read_body(response, self._max_bytes)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # Raised while obtaining a connection, before any byte of the request was written.
-            raise RequestNotSent(
-                f"not sent: {_connect_failure(exc, call.url)}",
-                endpoint=path,
-                order_id=call.order_id,
-            ) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise OutcomeUnknown(
-                f"no answer after sending ({type(exc).__name__})",
-                endpoint=path,
-                order_id=call.order_id,
-            ) from exc
-        except MalformedResponse as exc:
-            raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
-        return decode(call, status, content_type, location, answer)
+            try:
+                async with (
+                    self._in_flight,
+                    session.post(
+                        call.url,
+                        data=body,
+                        headers=_FORM_HEADERS,
+                        timeout=self._timeout,
+                        middlewares=middlewares,
+                        # A redirect is an answer to return, never a reason to send again.
+                        allow_redirects=False,
+                    ) as response,
+                ):
+                    status = call.http_status = response.status
+                    content_type = response.content_type
+                    location = response.headers.get("Location")
+                    answer = await _read_body(response, self._max_bytes)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # Raised while obtaining a connection, before any byte of the request was written.
+                raise RequestNotSent(
+                    f"not sent: {_connect_failure(exc, call.url)}",
+                    endpoint=path,
+                    order_id=call.order_id,
+                ) from exc
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                raise OutcomeUnknown(
+                    f"no answer after sending ({type(exc).__name__})",
+                    endpoint=path,
+                    order_id=call.order_id,
+                ) from exc
+            except MalformedResponse as exc:
+                raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
+            result = decode(call, status, content_type, location, answer)
+        except BaseException as exc:
+            self._attempt_done(probe, call, None, exc, started)
+            raise
+        self._attempt_done(probe, call, result, None, started)
+        return result
+
+    def _attempt_done(
+        self,
+        probe: _AttemptProbe | None,
+        call: _Call,
+        result: object,
+        error: BaseException | None,
+        started: float,
+    ) -> None:
+        """The attempt's span (telemetry on) and DEBUG line."""
+        duration = time.perf_counter() - started
+        if probe is not None:
+            self._telemetry.end_attempt(probe, call, call.http_status, error, duration)
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_attempt(call, result, error, duration)
 
     def _decode_page(
         self, call: _Call, status: int, content_type: str, location: str | None, body: bytes

@@ -252,7 +252,7 @@ class Cards:
         )
 
     async def remove(
-        self, user_id: str, card_token: str, *, for_payouts: bool = False
+        self, user_id: str, *, card_token: str, for_payouts: bool = False
     ) -> RemovedCard:
         """Remove a saved card. Removing twice is harmless; so a lost answer is asked again."""
         params = {

@@ -15,14 +15,16 @@ from ._convert import REGION_TIMEZONES
 from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
 from ._secret import _Secret
+from ._telemetry import Recorder
 from ._wire import MAX_BODY_BYTES, Params
 from .cards import Cards, PayoutCardStorage
-from .errors import ConfigurationError
+from .errors import ClientClosed, ConfigurationError
 from .mobile import Mobile
 from .models import GatewayResponse, PageAnswer
 from .payments import Payments
 from .payouts import PayoutPolicy, Payouts
 from .retry import RetryPolicy
+from .telemetry import Telemetry
 from .tokens import Tokens
 
 __all__ = ["DEFAULT_TIMEOUT", "HOSTS", "Environment", "FreedomPayClient", "Region"]
@@ -66,7 +68,8 @@ class FreedomPayClient:
     did not reach the gateway (and of reads). ``middlewares`` are extra aiohttp client
     middlewares run around the signing one (tracing, metrics). ``payout_policy`` sets how
     patiently payouts are polled and reconciled; ``payout_card_storage`` which of the published
-    variants saving a card for payouts uses (:class:`~freedompay_async.cards.PayoutCardStorage`).
+    variants saving a card for payouts uses (:class:`~freedompay_async.cards.PayoutCardStorage`);
+    ``telemetry`` what goes to OpenTelemetry (:class:`~freedompay_async.telemetry.Telemetry`).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class FreedomPayClient:
         max_response_bytes: int = MAX_BODY_BYTES,
         payout_policy: PayoutPolicy | None = None,
         payout_card_storage: PayoutCardStorage = PayoutCardStorage.DOCUMENTED,
+        telemetry: Telemetry | None = None,
     ) -> None:
         merchant = str(merchant_id)
         if isinstance(merchant_id, bool) or not merchant.isdigit():
@@ -119,6 +123,7 @@ class FreedomPayClient:
             "payment": _Secret(payment_key),
             "payout": _Secret(payout_key),
         }
+        self._telemetry = Recorder(telemetry if telemetry is not None else Telemetry(), url)
         self._requestor = Requestor(
             merchant_id=merchant,
             keys={kind: secret.reveal() for kind, secret in self._keys.items()},
@@ -130,9 +135,11 @@ class FreedomPayClient:
             middlewares=middlewares,
             max_in_flight=connection_limit,
             timezone=self.timezone,
+            telemetry=self._telemetry,
         )
         self._session = session
         self._owns_session = session is None
+        self._closed = False
         self._connection_limit = connection_limit
         #: Payouts: ``to_card``, ``to_token``, ``to_iban``, ``page``, ``status``, ``wait``...
         self.payouts = Payouts(self, payout_policy)
@@ -149,9 +156,20 @@ class FreedomPayClient:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called; a closed client makes no more requests."""
+        return self._closed
+
+    @property
     def session(self) -> aiohttp.ClientSession:
-        """The aiohttp session in use (created on first use when the client owns it)."""
-        if self._session is None or (self._owns_session and self._session.closed):
+        """The aiohttp session in use (created on first use when the client owns it).
+
+        Raises :class:`~freedompay_async.errors.ClientClosed` once the client is closed: it
+        never opens a new session that nobody would close.
+        """
+        if self._closed:
+            raise ClientClosed(f"{self!r} is closed: make a new client")
+        if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._connection_limit,
                 limit_per_host=0,
@@ -176,7 +194,10 @@ class FreedomPayClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session if this client created it; a borrowed session stays open."""
+        """Close the session if this client created it (a borrowed session stays open); the
+        client then refuses every request with :class:`~freedompay_async.errors.ClientClosed`.
+        Closing twice is harmless."""
+        self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
 

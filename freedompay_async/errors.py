@@ -19,7 +19,7 @@ Messages never contain secrets or full card numbers; raw bodies are kept on the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ._masking import mask_card_numbers
 
@@ -33,6 +33,7 @@ __all__ = [
     "CallbackError",
     "CallbackSignatureError",
     "CannotBeCancelled",
+    "ClientClosed",
     "ConfigurationError",
     "CustomerError",
     "FreedomPayError",
@@ -64,8 +65,31 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound="FreedomPayError")
+
+
+def _restore(cls: type[_E], args: tuple[Any, ...]) -> _E:
+    error = Exception.__new__(cls)
+    error.args = args
+    return error
+
+
 class FreedomPayError(Exception):
-    """Base class of every error raised by freedompay_async."""
+    """Base class of every error raised by freedompay_async.
+
+    Every error pickles with its fields (Celery results, ``multiprocessing``, ``concurrent``
+    executors), whatever its constructor's signature: it is restored as it is - its (masked)
+    message and its attributes - without calling the constructor again. Subclasses need
+    nothing for that.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args), self.__dict__ or None)
+
+
+class ClientClosed(FreedomPayError, RuntimeError):
+    """The client was closed: a closed client never opens a new session behind your back
+    (as aiohttp's and httpx's closed clients refuse too). Make a new client."""
 
 
 class ConfigurationError(FreedomPayError, ValueError):

@@ -91,7 +91,7 @@ class Mobile:
         )
 
     async def pay(
-        self, payment: PaymentPage | int, phone: str, *, operator: str | None = None
+        self, payment: PaymentPage | int, *, phone: str, operator: str | None = None
     ) -> Payment:
         """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent).
 
@@ -109,7 +109,7 @@ class Mobile:
             )
         return await self._charge(self._PAY, params, payment_id, created)
 
-    async def approve(self, payment: PaymentPage | int, code: str) -> Payment:
+    async def approve(self, payment: PaymentPage | int, *, code: str) -> Payment:
         """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status).
 
         As with :meth:`pay`, the :class:`PaymentPage` gives the result its order id and amount.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import tzinfo
 from typing import Any
 
@@ -15,8 +15,9 @@ __all__ = ["GatewayResponse", "PageAnswer"]
 
 
 @attrs.frozen(slots=True, repr=False)
-class GatewayResponse:
-    """A decoded, verified gateway answer.
+class GatewayResponse(Mapping[str, Any]):
+    """A decoded, verified gateway answer: a read-only mapping of its fields
+    (``answer["pg_status"]``, ``answer.get(...)``, ``len``, iteration, ``in``).
 
     ``fields`` is the XML root's content (nested containers kept, repeated tags as lists, empty
     leaves as ``""``); ``raw`` the body exactly as received; ``signed`` whether it carried a
@@ -40,8 +41,11 @@ class GatewayResponse:
     def __getitem__(self, name: str) -> Any:
         return self.fields[name]
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.fields.get(name, default)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.fields.items() if k not in ("pg_sig", "pg_salt")}

@@ -663,8 +663,8 @@ class Payments:
     async def capture(
         self,
         payment_id: int,
-        amount: Decimal | str | None = None,
         *,
+        amount: Decimal | str | None = None,
         receipt: Sequence[ReceiptPosition] | None = None,
     ) -> PaymentOperation:
         """Capture (clear) a held two-step payment, fully or ``amount`` of it (``do_capture.php``).
@@ -691,8 +691,8 @@ class Payments:
     async def refund(
         self,
         payment_id: int,
-        amount: Decimal | str | None = None,
         *,
+        amount: Decimal | str | None = None,
         receipt: Sequence[ReceiptPosition] | None = None,
     ) -> PaymentOperation:
         """Refund a captured payment, fully or ``amount`` of it (``revoke.php``).

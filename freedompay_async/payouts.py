@@ -35,6 +35,7 @@ from ._convert import WordEnum, to_datetime, to_decimal, to_int, to_text
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from ._polling import WaitClock
+from ._telemetry import operation
 from ._wire import parse_xml
 from .errors import (
     AnswerMismatch,
@@ -236,7 +237,7 @@ class PayoutPolicy:
     """
 
     poll_initial: float = 2.0
-    poll_max: float = 180.0
+    poll_max: float = 300.0
     wait_deadline: float = 300.0
     reconcile_deadline: float = 120.0
     not_found_grace: float = 900.0
@@ -313,6 +314,7 @@ class Payouts:
         self._status_v2_refused = False
         self._clock: WaitClock[PayoutNotification] = WaitClock()
 
+    @operation("payouts.to_card", payout=True)
     async def to_card(
         self,
         *,
@@ -346,6 +348,7 @@ class Payouts:
             params["pg_card_name"] = check.required_text("pg_card_name", card_name)
         return await self._create_and_wait(self._TO_CARD, params, order_id, wait)
 
+    @operation("payouts.to_token", payout=True)
     async def to_token(
         self,
         *,
@@ -385,6 +388,7 @@ class Payouts:
             params["pg_card_id_to"] = check.positive_int("pg_card_id_to", card_id)
         return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
 
+    @operation("payouts.to_iban", payout=True)
     async def to_iban(
         self,
         *,
@@ -426,6 +430,7 @@ class Payouts:
         }
         return await self._create_and_wait(self._TO_IBAN[api], params, order_id, wait)
 
+    @operation("payouts.page")
     async def page(
         self,
         *,
@@ -465,6 +470,7 @@ class Payouts:
             raise ProtocolError("payout page answer has no pg_redirect_url", raw=answer.raw)
         return PayoutPage(order_id, to_int(answer.get("pg_payment_id")), redirect, answer)
 
+    @operation("payouts.status", poll=True)
     async def status(
         self,
         order_id: str,
@@ -519,6 +525,7 @@ class Payouts:
             Payout.from_answer(order_id, answer, state_field="pg_payment_status"), payment_id
         )
 
+    @operation("payouts.status_by_payment")
     async def status_by_payment(self, payment_id: int, *, order_id: str | None = None) -> Payout:
         """A Merchant API payout's state by its payment id (``api/payment_status``, M7).
 
@@ -535,6 +542,7 @@ class Payouts:
         payout = Payout.from_answer(order_id or "", answer, state_field=state_field)
         return _same_payment(payout, payment_id)
 
+    @operation("payouts.balance")
     async def balance(
         self, currency: str | None = None, *, api: Literal["gateway", "merchant"] = "gateway"
     ) -> Balance:
@@ -552,11 +560,12 @@ class Payouts:
         currency_field = answer.get("pg_currency")
         return Balance(amount, currency_field if isinstance(currency_field, str) else None, answer)
 
+    @operation("payouts.wait", payout=True)
     async def wait(
         self,
         order_id: str,
-        payout: Payout | None = None,
         *,
+        payout: Payout | None = None,
         api: Literal["gateway", "merchant"] = "gateway",
     ) -> Payout:
         """Wait until an existing payout is final (``process`` is not), polling its status.
@@ -620,7 +629,7 @@ class Payouts:
     ) -> Payout:
         payout = await self._create(endpoint, params, order_id)
         if wait and not payout.is_final:
-            return await self.wait(order_id, payout, api=_api_of(endpoint))
+            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
         return payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
@@ -648,6 +657,7 @@ class Payouts:
         answer and a status answer both fail verification carrying the bad-signature code,
         the gateway refused requests signed with our key - nothing was paid.
         """
+        self._client._telemetry.reconciling(endpoint.path)
         policy = self.policy
         api = _api_of(endpoint)
         deadline = time.monotonic() + policy.reconcile_deadline

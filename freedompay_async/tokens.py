@@ -137,7 +137,7 @@ class Tokens:
         return await self._charge(params, order_id)
 
     async def status(
-        self, *, payment_id: int | None = None, order_id: str | None = None
+        self, payment_id: int | None = None, *, order_id: str | None = None
     ) -> Payment:
         """A Gateway API payment's state (``g2g/status_v2``); give either id or both.
 

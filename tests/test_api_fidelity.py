@@ -196,9 +196,9 @@ async def test_mobile_and_direct_card_charges_know_order_and_amount(
 ) -> None:
     client = freedompay_client
     page = await client.mobile.init(order_id="M-9", amount="500.00", description="Top-up")
-    charge = await client.mobile.pay(page, "77017777777")
+    charge = await client.mobile.pay(page, phone="77017777777")
     assert (charge.order_id, charge.amount) == ("M-9", Decimal("500.00"))
-    approved = await client.mobile.approve(page, MOBILE_TEST_CODE)
+    approved = await client.mobile.approve(page, code=MOBILE_TEST_CODE)
     assert (approved.order_id, approved.amount) == ("M-9", Decimal("500.00"))
     token = freedompay_emulator.save_card("user-9", "4405645000006150", for_payouts=False)
     created = await client.cards.create_payment(

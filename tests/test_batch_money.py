@@ -10,10 +10,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import anyio
@@ -23,7 +22,6 @@ import pytest
 from freedompay_async import FreedomPayClient, PayoutPolicy
 from freedompay_async.batch import Journal, PayoutRow, RowState, payout_row, run_payout_batch
 from freedompay_async.testing import Emulator, EmulatorSettings, Fault
-from freedompay_async.testing._protocol import ErrorCode, _refuse
 
 pytestmark = pytest.mark.anyio
 
@@ -61,28 +59,6 @@ def freedompay_emulator_settings() -> EmulatorSettings:
     )
 
 
-def lag_status(emulator: Emulator, seconds: float) -> None:
-    """Make the emulator's status endpoints answer a signed "not found" for ``seconds`` after a
-    payout is committed (a gateway whose status lags its creates)."""
-    gateway: Any = emulator.gateway
-    created: dict[str, float] = {}
-    create: Callable[..., Any] = gateway._create
-    polled: Callable[..., Any] = gateway._polled
-
-    def lagging_create(path: str, order_id: str, *args: Any, **kwargs: Any) -> Any:
-        created.setdefault(order_id, time.monotonic())
-        return create(path, order_id, *args, **kwargs)
-
-    def lagging_polled(fields: Any) -> Any:
-        since = created.get(fields.get("pg_order_id"))
-        if since is not None and time.monotonic() - since < seconds:
-            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
-        return polled(fields)
-
-    gateway._create = lagging_create
-    gateway._polled = lagging_polled
-
-
 @pytest.fixture
 async def client(freedompay_emulator: Emulator) -> AsyncIterator[FreedomPayClient]:
     async with freedompay_emulator.client(
@@ -98,7 +74,7 @@ async def test_a_lagging_status_never_causes_a_second_create_within_the_grace(
     freedompay_emulator: Emulator, client: FreedomPayClient, tmp_path: Path
 ) -> None:
     emu = freedompay_emulator
-    lag_status(emu, 2.0)
+    emu.faults.add(Fault.status_lag(2.0))  # signed "not found" for 2 s after the create
     emu.faults.add(Fault.drop_after_commit(endpoint=CREATE, order_id="M-0"))
     rows = rows_for([OK_CARD, OK_CARD])
     journal = tmp_path / "j.sqlite"
@@ -406,3 +382,40 @@ async def test_a_refused_secret_key_stops_the_batch_with_rows_pending(
         report = await run_payout_batch(right, rows, journal=journal)
     assert report.all_succeeded
     assert all(freedompay_emulator.created_count(row.order_id) == 1 for row in rows)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a tiny tmpfs filled to the last byte (needs root and mount: else skipped)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(  # noqa: S603
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],  # noqa: S607
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tiny tmpfs here (needs root)")
+    try:
+        descriptor = os.open(folder / "filler", os.O_CREAT | os.O_WRONLY)
+        try:
+            while True:
+                os.write(descriptor, b"\0" * 4096)
+        except OSError:  # ENOSPC: full
+            pass
+        finally:
+            os.close(descriptor)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)  # noqa: S603, S607
+
+
+def test_a_full_disk_at_start_is_one_line_and_exit_2(full_disk: Path, tmp_path: Path) -> None:
+    file = write_file(tmp_path / "b.csv")
+    journal = full_disk / "payouts.journal"
+    result = cli("payouts", "run", str(file), "--journal", str(journal), "--emulator", "--quiet",
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "journal" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2

@@ -459,8 +459,9 @@ async def test_borrowed_session_stays_open_and_extra_middlewares_run(
             MERCHANT, PAYMENT_KEY, base_url=gateway.url, session=session, middlewares=[trace]
         ) as fp:
             await fp.request("g2g/balance_status", {}, key="payout")
+            assert fp.session is session
         assert not session.closed
-        assert fp.session is session
+        assert fp.closed  # the client is done with it; the session is its owner's
     assert seen == ["/g2g/balance_status"]
     # With a single key, it signs payout endpoints too.
     assert signing.verify("balance_status", gateway.params(), PAYMENT_KEY)

@@ -340,7 +340,7 @@ async def test_a_decline_after_process_raises_like_a_direct_decline(
     emulator.rules.add(Rule.process(then="error", error_code=8004, polls=2, order_id="X-3"))
     pending = await pay(client, "X-3", wait=False)
     with pytest.raises(PayoutDeclined) as waited:
-        await client.payouts.wait("X-3", pending)  # type: ignore[arg-type]
+        await client.payouts.wait("X-3", payout=pending)  # type: ignore[arg-type]
     assert waited.value.code == 8004
 
 

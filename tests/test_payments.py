@@ -112,7 +112,7 @@ async def test_two_step_capture_then_cancel_refused(
     held = await client.payments.status(payment_id)
     assert held.state is PaymentState.SUCCESS
     assert held.captured is False
-    captured = await client.payments.capture(payment_id, Decimal("4000.00"))
+    captured = await client.payments.capture(payment_id, amount=Decimal("4000.00"))
     assert captured.kind == "capture"
     status = await client.payments.status(payment_id)
     assert status.captured is True
@@ -136,11 +136,11 @@ async def test_partial_and_full_refunds_are_listed(
 ) -> None:
     payment_id = await create(client, "A-6")
     await freedompay_emulator.pay(payment_id)
-    first = await client.payments.refund(payment_id, Decimal("990.00"))
+    first = await client.payments.refund(payment_id, amount=Decimal("990.00"))
     assert first.kind == "refund"
     assert first.payment_id not in (None, payment_id)
     with pytest.raises(InvalidParameter) as too_much:
-        await client.payments.refund(payment_id, Decimal("4000.01"))
+        await client.payments.refund(payment_id, amount=Decimal("4000.01"))
     assert too_much.value.code == 110
     await client.payments.refund(payment_id)  # the rest
     status = await client.payments.status(payment_id)
@@ -197,7 +197,7 @@ async def test_lost_refund_answer_is_outcome_unknown_never_resent(
     await freedompay_emulator.pay(payment_id)
     freedompay_emulator.faults.add(Fault.drop_after_commit(endpoint="revoke.php"))
     with pytest.raises(PaymentOutcomeUnknown) as unknown:
-        await client.payments.refund(payment_id, Decimal("10.00"))
+        await client.payments.refund(payment_id, amount=Decimal("10.00"))
     assert unknown.value.payment_id == payment_id
     assert freedompay_emulator.calls["revoke.php"] == 1
     assert len((await client.payments.status(payment_id)).refunds) == 1
@@ -241,12 +241,12 @@ async def test_mobile_balance_with_sms_code(
 ) -> None:
     page = await client.mobile.init(order_id="M-1", amount="500.00", description="Top-up")
     assert freedompay_emulator.payments[page.payment_id].method == "mobile_commerce"
-    charge = await client.mobile.pay(page.payment_id, "+77017777777", operator="KCELLKZT")
+    charge = await client.mobile.pay(page.payment_id, phone="+77017777777", operator="KCELLKZT")
     assert charge.state is PaymentState.NEED_APPROVE
     await client.mobile.resend_code(page.payment_id)
     with pytest.raises(GatewayError):
-        await client.mobile.approve(page.payment_id, "000000")
-    approved = await client.mobile.approve(page.payment_id, MOBILE_TEST_CODE)
+        await client.mobile.approve(page.payment_id, code="000000")
+    approved = await client.mobile.approve(page.payment_id, code=MOBILE_TEST_CODE)
     assert approved.state is PaymentState.SUCCESS
     assert (await client.mobile.status(page.payment_id)).state is PaymentState.SUCCESS
 
@@ -255,8 +255,8 @@ async def test_mobile_process_is_waited_for(
     freedompay_emulator: Emulator, client: FreedomPayClient
 ) -> None:
     page = await client.mobile.init(order_id="M-2", amount="500.00", description="Top-up")
-    await client.mobile.pay(page.payment_id, "77027777777")
-    approved = await client.mobile.approve(page.payment_id, MOBILE_TEST_CODE)
+    await client.mobile.pay(page.payment_id, phone="77027777777")
+    approved = await client.mobile.approve(page.payment_id, code=MOBILE_TEST_CODE)
     assert approved.state is PaymentState.PROCESS
     final = await client.payments.wait(page.payment_id, poll_initial=0.01, poll_max=0.05)
     assert final.state is PaymentState.SUCCESS
@@ -266,8 +266,8 @@ async def test_lost_approve_answer_is_settled_by_the_status(
     freedompay_emulator: Emulator, client: FreedomPayClient
 ) -> None:
     page = await client.mobile.init(order_id="M-3", amount="500.00", description="Top-up")
-    await client.mobile.pay(page.payment_id, "77017777777")
+    await client.mobile.pay(page.payment_id, phone="77017777777")
     freedompay_emulator.faults.add(Fault.drop_after_commit(endpoint="mfs/approve"))
-    approved = await client.mobile.approve(page.payment_id, MOBILE_TEST_CODE)
+    approved = await client.mobile.approve(page.payment_id, code=MOBILE_TEST_CODE)
     assert approved.state is PaymentState.SUCCESS
     assert freedompay_emulator.calls["mfs/approve"] == 1

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from freedompay_async import (
     FreedomPayClient,
     GatewayError,
+    PayoutDeclined,
     PayoutOutcomeUnknown,
     PayoutPending,
     PayoutPolicy,
@@ -21,7 +22,7 @@ from freedompay_async import (
     UnexpectedHTTPStatus,
     ValidationError,
 )
-from freedompay_async.errors import PayoutDeclined, TransactionNotFound
+from freedompay_async.errors import TransactionNotFound
 from freedompay_async.testing import Emulator, Fault, Rule
 
 pytestmark = pytest.mark.anyio

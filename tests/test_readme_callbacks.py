@@ -1,4 +1,5 @@
-"""The README's "Callbacks" code blocks run as written: served and driven over HTTP."""
+"""The callbacks guide's code blocks (docs/callbacks.md) run as written: served and driven over
+HTTP."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from freedompay_async._wire import encode_form, parse_xml
 
 pytestmark = pytest.mark.anyio
 
-README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
-SECTION = README[README.index("## Callbacks\n") : README.index("## Errors and money safety\n")]
+SECTION = (Path(__file__).parent.parent / "docs" / "callbacks.md").read_text("utf-8")
 BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, flags=re.DOTALL)
 
 KEY, PAYOUT_KEY = "readme-payment-key", "readme-payout-key"

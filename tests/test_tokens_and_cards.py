@@ -68,13 +68,13 @@ async def test_save_list_and_remove_a_card(
     assert second.payment_id is not None
     await freedompay_emulator.complete_card_save(second.payment_id, card_number="4111111111111111")
     assert len(await client.cards.list("user-1")) == 2
-    removed = await client.cards.remove("user-1", saved.token)
+    removed = await client.cards.remove("user-1", card_token=saved.token)
     assert removed.state is CardState.DELETED
     assert removed.card_token == saved.token
     assert [c.card_token for c in await client.cards.list("user-1")] != [saved.token]
     assert len(await client.cards.list("user-1")) == 1
     with pytest.raises(GatewayError):
-        await client.cards.remove("user-1", saved.token)
+        await client.cards.remove("user-1", card_token=saved.token)
 
 
 async def test_cards_for_payouts_are_kept_apart(

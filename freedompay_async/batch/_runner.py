@@ -204,9 +204,10 @@ class _Run:
             self.on_progress(self.journal.counts)
         async with anyio.create_task_group() as group:
             group.start_soon(self._flush_timer)
-            async with anyio.create_task_group() as pollers, anyio.create_task_group() as pool:
-                for _ in range(self.concurrency):
-                    pool.start_soon(self._slot, pollers)
+            with self.client._telemetry.batch(self.journal, len(self.rows)):
+                async with anyio.create_task_group() as pollers, anyio.create_task_group() as pool:
+                    for _ in range(self.concurrency):
+                        pool.start_soon(self._slot, pollers)
             group.cancel_scope.cancel()  # the rows are done: stop the timer
         try:
             await self.journal.flush()
@@ -254,11 +255,12 @@ class _Run:
             entry, action = item
             order_id = entry.order_id
             try:
-                payout = await self._actions[action](order_id)
-                if payout is not None and self.wait and not self._stopping.is_set():
-                    pollers.start_soon(self._settle, order_id, payout)
-                else:
-                    self.journal.release(order_id)
+                with self.client._telemetry.row(order_id, action):
+                    payout = await self._actions[action](order_id)
+                    if payout is not None and self.wait and not self._stopping.is_set():
+                        pollers.start_soon(self._settle, order_id, payout)  # polls: row's children
+                    else:
+                        self.journal.release(order_id)
             except JournalError as exc:
                 self._fail(exc)
                 return
@@ -399,7 +401,7 @@ class _Run:
         with anyio.CancelScope() as scope:
             self._pollers.add(scope)
             try:
-                final = await self.client.payouts.wait(order_id, payout)
+                final = await self.client.payouts.wait(order_id, payout=payout)
             except PayoutPending:
                 self._record(order_id, RowState.PROCESS, detail="still in process at the deadline")
             except PayoutDeclined as exc:
@@ -487,6 +489,20 @@ class _Run:
         if not self._stopping.is_set():
             self._record(order_id, RowState.UNKNOWN, detail="status not learnt before the deadline")
         return None
+
+
+def notification_urls(rows: Sequence[PayoutRow], default: str | None) -> dict[str, str]:
+    """Each row's notification URL (its own, else ``default``), by order id; a
+    :class:`ValidationError` naming the first row that has none."""
+    links: dict[str, str] = {}
+    for row in rows:
+        link = row.post_link or default
+        if link is None:
+            raise ValidationError(
+                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
+            )
+        links[row.order_id] = link
+    return links
 
 
 class PreflightError(FreedomPayError):
@@ -593,14 +609,7 @@ async def run_payout_batch(
     started = time.monotonic()
     try:
         post_link = post_link or book.post_link
-        links: dict[str, str] = {}
-        for row in rows:
-            link = row.post_link or post_link
-            if link is None:
-                raise ValidationError(
-                    "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-                )
-            links[row.order_id] = link
+        links = notification_urls(rows, post_link)
         book.start(
             merchant_id=client.merchant_id,
             gateway=gateway or client.base_url,
@@ -687,5 +696,6 @@ async def _run_on_postgres(
             post_link=post_link,
             on_progress=on_progress,
             stop=stop,
+            gateway=gateway,
         )
         return await worker.run()

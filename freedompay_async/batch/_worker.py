@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import _validation as check
-from ..errors import FreedomPayError, SecretKeyRejected, ValidationError
+from ..errors import FreedomPayError, SecretKeyRejected
 from ._postgres import PostgresJournal, PostgresStore
 from ._rows import PayoutRow
-from ._runner import Pacer, _Run, check_gateway
-from ._store import BatchReport, JournalError, RowState
+from ._runner import Pacer, _Run, check_gateway, notification_urls
+from ._store import BatchReport, JournalError, JournalMismatch, RowState
 
 if TYPE_CHECKING:
     from ..client import FreedomPayClient
@@ -38,7 +38,9 @@ logger = logging.getLogger("freedompay_async.batch")
 
 class PayoutWorker:
     """Claims and pays the rows of batch ``batch_id`` (``rows``: the batch's file as this
-    worker read it; checked against the journal's digests before anything is sent)."""
+    worker read it; checked against the journal's digests before anything is sent). The batch
+    must be this client's merchant's, submitted for the same ``gateway`` (default: the
+    client's base URL), or :class:`JournalMismatch` is raised before anything is sent."""
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class PayoutWorker:
         on_progress: Callable[[Mapping[RowState, int]], None] | None = None,
         stop: anyio.Event | None = None,
         worker_id: str | None = None,
+        gateway: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -67,6 +70,8 @@ class PayoutWorker:
         self.post_link = post_link
         self.on_progress = on_progress
         self.stop_event = stop
+        #: The gateway's name as the batch was submitted (default: the client's base URL).
+        self.gateway = gateway
         self.store = PostgresStore(
             journal, batch_id, lease=lease, status_preflight=status_preflight, worker_id=worker_id
         )
@@ -80,15 +85,20 @@ class PayoutWorker:
         batch's report as it stands then."""
         started = time.monotonic()
         batch = await self.journal.batch(self.batch_id)
+        if batch["merchant_id"] != self.client.merchant_id:
+            raise JournalMismatch(
+                f"batch {self.batch_id} belongs to merchant {batch['merchant_id']}, "
+                f"not {self.client.merchant_id}"
+            )
+        gateway = self.gateway or self.client.base_url
+        if batch["gateway"] != gateway:
+            raise JournalMismatch(
+                f"batch {self.batch_id} was submitted for {batch['gateway']}, not {gateway}"
+            )
         default_link = self.post_link or batch["post_link"] or None
-        links: dict[str, str] = {}
-        for row in self.rows:
-            link = row.post_link or default_link
-            if link is None:
-                raise ValidationError(
-                    "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-                )
-            links[row.order_id] = check.url("post_link", link)
+        if default_link is not None:
+            default_link = check.url("post_link", default_link)
+        links = notification_urls(self.rows, default_link)
         store = self.store
         await store.start(self.rows)
         pacer = Pacer(store.rate)
@@ -167,11 +177,7 @@ async def submit_payout_batch(
     nothing added; an order id already in another batch: :class:`JournalMismatch`."""
     if post_link is not None:
         post_link = check.url("post_link", post_link)
-    for row in rows:
-        if row.post_link is None and post_link is None:
-            raise ValidationError(
-                "post_link", f"line {row.line}: no post_link for order {row.order_id}"
-            )
+    notification_urls(rows, post_link)  # every row has one, or nothing is stored
     if preflight:
         await check_gateway(client)
     return await journal.submit(

@@ -21,6 +21,7 @@ import click
 from ..client import FreedomPayClient
 from ..errors import ConfigurationError, FreedomPayError, RequestNotSent
 from ..payouts import PayoutPolicy
+from ..telemetry import Telemetry
 from ._exit import EXIT_ROWS, EXIT_USAGE
 
 __all__ = [
@@ -155,7 +156,11 @@ def gateway_options(command: F) -> F:
 
 @contextlib.asynccontextmanager
 async def connect(
-    gateway: Gateway, *, connection_limit: int = 100, policy: PayoutPolicy | None = None
+    gateway: Gateway,
+    *,
+    connection_limit: int = 100,
+    policy: PayoutPolicy | None = None,
+    telemetry: Telemetry | None = None,
 ) -> AsyncIterator[tuple[FreedomPayClient, str]]:
     """A client (and the gateway's name for journals), with the embedded emulator if asked."""
     timeout = aiohttp.ClientTimeout(total=gateway.timeout, connect=min(10.0, gateway.timeout))
@@ -183,6 +188,7 @@ async def connect(
                 timeout=timeout,
                 connection_limit=connection_limit,
                 payout_policy=policy,
+                telemetry=telemetry,
             ) as client,
         ):
             yield client, EMULATOR_GATEWAY
@@ -201,6 +207,7 @@ async def connect(
             timeout=timeout,
             connection_limit=connection_limit,
             payout_policy=policy,
+            telemetry=telemetry,
         )
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None

@@ -116,6 +116,7 @@ async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool,
                             client, db, batch_id, job.rows, concurrency=job.concurrency,
                             lease=job.lease, wait=job.wait, status_preflight=job.status_preflight,
                             post_link=post_link, on_progress=progress.update, stop=stop,
+                            gateway=label,
                         )  # fmt: skip
                         report = await worker.run()
                 except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
@@ -146,8 +147,8 @@ def execute_postgres(
 ) -> int:
     """Submit (unless ``batch_id`` is given) and work on a batch in a PostgreSQL journal as
     one worker; the exit status of ``payouts run``."""
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = _output.console()
+    err = _output.console(stderr=True, soft_wrap=True)
     if grace_refused(policy, gateway, err):
         return EXIT_USAGE
     job = _PgJob(
@@ -249,7 +250,7 @@ def submit_command(
     try:
         batch_id = run_async(submit)
     except (JournalError, ValidationError, PreflightError, SecretKeyRejected) as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {exc}", markup=False)
+        _output.console(stderr=True, soft_wrap=True).print(f"error: {exc}", markup=False)
         raise click.exceptions.Exit(EXIT_USAGE) from None
     click.echo(f"{len(rows):,} rows in batch")
     click.echo(batch_id)
@@ -389,7 +390,7 @@ def watch_command(journal: str, batch_id: str | None, interval: float, once: boo
     elif not Path(journal).is_file():
         raise click.UsageError(f"{journal}: no such journal")
     title = f"batch {batch_id}" if batch_id else journal
-    console = Console(highlight=False)
+    console = _output.console()
 
     async def watch() -> None:
         report, workers = await _snapshot(journal, batch_id)

@@ -28,8 +28,15 @@ from ..batch import (
     run_payout_batch,
 )
 from ..batch._postgres import is_postgres_url
-from ..errors import FreedomPayError, SecretKeyRejected, TransactionNotFound, ValidationError
+from ..errors import (
+    ConfigurationError,
+    FreedomPayError,
+    SecretKeyRejected,
+    TransactionNotFound,
+    ValidationError,
+)
 from ..payouts import PayoutPolicy
+from ..telemetry import Telemetry, serve_prometheus
 from . import _output
 from ._connect import (
     EMULATOR_POST_LINK,
@@ -169,6 +176,7 @@ class _BatchJob:
     status_preflight: bool
     max_rate: float | None
     quiet: bool
+    telemetry: Telemetry | None = None
 
 
 def _finished(counts: Mapping[RowState, int]) -> int:
@@ -191,10 +199,12 @@ async def _batch_main(job: _BatchJob, err: Console) -> tuple[BatchReport, bool]:
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
     async with anyio.create_task_group() as group:
         await group.start(_watch_signals, stop, abort, interrupt, err)
-        async with connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
-            client,
-            label,
-        ):
+        async with connect(
+            job.gateway,
+            connection_limit=job.concurrency,
+            policy=job.policy,
+            telemetry=job.telemetry,
+        ) as (client, label):
             with abort, progress:
                 try:
                     report = await run_payout_batch(
@@ -244,6 +254,21 @@ def grace_refused(policy: PayoutPolicy, gateway: Gateway, err: Console) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
+    """With ``--metrics-port``: the batch's metrics at ``http://host:port/metrics``."""
+    if port is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            telemetry = stack.enter_context(serve_prometheus(port, host))
+        except (ConfigurationError, OSError) as exc:
+            raise click.UsageError(f"--metrics-port: {exc}") from None
+        Console(stderr=True).print(f"metrics: http://{host}:{port}/metrics", markup=False)
+        yield telemetry
+
+
 def _execute_batch(
     *,
     gateway: Gateway,
@@ -259,6 +284,7 @@ def _execute_batch(
     quiet: bool,
     creating: bool,
     max_rate: float | None = None,
+    telemetry: Telemetry | None = None,
 ) -> int:
     """Run or resume the batch and report; returns the exit status.
 
@@ -290,6 +316,7 @@ def _execute_batch(
         status_preflight,
         max_rate,
         quiet,
+        telemetry,
     )
     attempts_before = sum(row.attempts for row in journal.entries())
     finished_before = _finished(journal.counts)
@@ -412,6 +439,18 @@ def _batch_options(command: F) -> F:
             "again). Skip it only knowingly.",
         ),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, a one-line summary."),
+        click.option(
+            "--metrics-port",
+            type=click.IntRange(1, 65535),
+            help="Serve the batch's metrics for Prometheus at http://HOST:PORT/metrics "
+            '(needs pip install "freedompay-async[prometheus]").',
+        ),
+        click.option(
+            "--metrics-host",
+            default="127.0.0.1",
+            show_default=True,
+            help="The address --metrics-port listens on (0.0.0.0: every interface).",
+        ),
     ]
     result: Callable[..., Any] = command
     for option in reversed(options):
@@ -453,6 +492,8 @@ def run_command(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: Gateway,
 ) -> None:
@@ -499,23 +540,25 @@ def run_command(
         raise click.UsageError(
             "rows without a post_link column need --post-link (or FREEDOMPAY_POST_LINK)"
         )
-    raise click.exceptions.Exit(
-        _execute_batch(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            journal_path=journal_path,
-            source=file,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            synchronous=synchronous,
-            status_preflight=status_preflight,
-            quiet=quiet,
-            creating=True,
-            max_rate=max_rate,
+    with _metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            _execute_batch(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                journal_path=journal_path,
+                source=file,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                synchronous=synchronous,
+                status_preflight=status_preflight,
+                quiet=quiet,
+                creating=True,
+                max_rate=max_rate,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 @payouts.command("resume", epilog=EXIT_CODES)
@@ -542,6 +585,8 @@ def resume_command(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: Gateway,
 ) -> None:
@@ -595,22 +640,24 @@ def resume_command(
                 quiet=quiet,
             )
         )
-    raise click.exceptions.Exit(
-        _execute_batch(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            journal_path=journal_path,
-            source=source,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            synchronous=synchronous,
-            status_preflight=status_preflight,
-            quiet=quiet,
-            creating=False,
+    with _metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            _execute_batch(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                journal_path=journal_path,
+                source=source,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                synchronous=synchronous,
+                status_preflight=status_preflight,
+                quiet=quiet,
+                creating=False,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 @payouts.command("report")
