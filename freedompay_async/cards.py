@@ -174,6 +174,8 @@ class CardPayment:
     order_id: str
     payment_id: int
     raw: GatewayResponse = attrs.field(repr=False)
+    #: The amount the payment was created for.
+    amount: Decimal | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -333,7 +335,7 @@ class Cards:
         payment_id = to_int(answer.get("pg_payment_id"))
         if payment_id is None:
             raise ProtocolError("card/init answer has no pg_payment_id", raw=answer.raw)
-        return CardPayment(order_id, payment_id, answer)
+        return CardPayment(order_id, payment_id, answer, amount=Decimal(str(params["pg_amount"])))
 
     async def cvc_page(self, payment_id: int) -> CvcPage:
         """The page where the payer confirms the payment with the CVC (``card/pay``).
@@ -357,16 +359,23 @@ class Cards:
             order_id=to_text(page.answer.get("pg_order_id")),
         )
 
-    async def charge(self, payment_id: int) -> Payment:
+    async def charge(self, payment: CardPayment | int) -> Payment:
         """Charge a created card payment without the payer (``card/direct``).
 
-        ``process`` is not final: ``client.payments.wait(payment_id)``. A lost answer is
-        resolved through the payment's status; never sent twice.
+        Given the :class:`CardPayment` (rather than its id) the result carries its order id
+        and amount where the answer does not. ``process`` is not final:
+        ``client.payments.wait(payment_id)``. A lost answer is resolved through the payment's
+        status; never sent twice.
         """
+        created = payment if isinstance(payment, CardPayment) else None
+        payment_id = payment.payment_id if isinstance(payment, CardPayment) else payment
         params = {"pg_payment_id": payment_id_text(payment_id)}
 
         async def attempt() -> Payment:
-            return Payment.from_answer(await self._client.call(self._DIRECT, params))
+            answer = await self._client.call(self._DIRECT, params)
+            if created is None:
+                return Payment.from_answer(answer)
+            return Payment.from_answer(answer, created.order_id, created.amount)
 
         async def charged() -> Payment | None:
             payment = await self._payments.status(payment_id)

@@ -91,8 +91,15 @@ class Mobile:
             idempotency_key=idempotency_key,
         )
 
-    async def pay(self, payment_id: int, *, phone: str, operator: str | None = None) -> Payment:
-        """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent)."""
+    async def pay(
+        self, payment: PaymentPage | int, *, phone: str, operator: str | None = None
+    ) -> Payment:
+        """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent).
+
+        Given the :class:`PaymentPage` from :meth:`init` (rather than its id), the result
+        carries its order id and amount, which the gateway's answer does not.
+        """
+        payment_id, created = _identify(payment)
         params: dict[str, object] = {
             "pg_payment_id": payment_id_text(payment_id),
             "pg_abonent_phone": check.phone("pg_abonent_phone", phone),
@@ -101,14 +108,18 @@ class Mobile:
             params["pg_payment_system_code"] = check.one_of(
                 "pg_payment_system_code", operator, OPERATORS
             )
-        return await self._charge(self._PAY, params, payment_id)
+        return await self._charge(self._PAY, params, payment_id, created)
 
-    async def approve(self, payment_id: int, *, code: str) -> Payment:
-        """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status)."""
+    async def approve(self, payment: PaymentPage | int, *, code: str) -> Payment:
+        """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status).
+
+        As with :meth:`pay`, the :class:`PaymentPage` gives the result its order id and amount.
+        """
         if not (isinstance(code, str) and code.isdigit() and 4 <= len(code) <= 8):
             raise ValidationError("pg_approval_code", "must be the 4-8 digit SMS code")
+        payment_id, created = _identify(payment)
         params = {"pg_payment_id": payment_id_text(payment_id), "pg_approval_code": code}
-        return await self._charge(self._APPROVE, params, payment_id)
+        return await self._charge(self._APPROVE, params, payment_id, created)
 
     async def resend_code(self, payment_id: int) -> None:
         """Send the SMS code again."""
@@ -120,10 +131,17 @@ class Mobile:
         return await self._payments.status(payment_id)
 
     async def _charge(
-        self, endpoint: Endpoint, params: Mapping[str, object], payment_id: int
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, object],
+        payment_id: int,
+        created: PaymentPage | None,
     ) -> Payment:
         async def attempt() -> Payment:
-            return Payment.from_answer(await self._client.call(endpoint, params))
+            answer = await self._client.call(endpoint, params)
+            if created is None:
+                return Payment.from_answer(answer)
+            return Payment.from_answer(answer, created.order_id, created.amount)
 
         async def charged() -> Payment | None:
             # Only a debit the status shows settles it; "new" could mean either outcome.
@@ -134,3 +152,10 @@ class Mobile:
 
 
 _SETTLED = frozenset({PaymentState.SUCCESS, PaymentState.PROCESS, PaymentState.ERROR})
+
+
+def _identify(payment: PaymentPage | int) -> tuple[int, PaymentPage | None]:
+    """The payment id, and the created payment when the caller has it."""
+    if isinstance(payment, PaymentPage):
+        return payment.payment_id, payment
+    return payment, None

@@ -229,7 +229,13 @@ class Payment:
         return self.state.is_final
 
     @classmethod
-    def from_answer(cls, answer: GatewayResponse, order_id: str | None = None) -> Payment:
+    def from_answer(
+        cls,
+        answer: GatewayResponse,
+        order_id: str | None = None,
+        amount: Decimal | None = None,
+    ) -> Payment:
+        """``order_id`` and ``amount`` (what the call knows) fill in when the answer lacks them."""
         fields = answer.fields
         word = fields.get("pg_payment_status") or fields.get("pg_status") or ""
         three_ds = None
@@ -248,7 +254,7 @@ class Payment:
             payment_id=to_int(fields.get("pg_payment_id")),
             state=state,
             status_text=word if isinstance(word, str) else "",
-            amount=to_decimal(fields.get("pg_amount")),
+            amount=to_decimal(fields.get("pg_amount")) or amount,
             currency=to_text(fields.get("pg_currency")),
             payment_method=to_text(fields.get("pg_payment_method")),
             captured=to_bool(fields.get("pg_captured")),
@@ -291,6 +297,8 @@ class PaymentPage:
     redirect_url_type: str | None
     qr: str | None = attrs.field(repr=False)
     raw: GatewayResponse = attrs.field(repr=False)
+    #: The amount the payment was created for.
+    amount: Decimal | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -580,6 +588,7 @@ class Payments:
             to_text(answer.get("pg_redirect_url_type")),
             to_text(answer.get("pg_redirect_qr")),
             answer,
+            amount=Decimal(str(params["pg_amount"])),
         )
 
     async def status(self, payment_id: int, *, order_id: str | None = None) -> Payment:

@@ -18,7 +18,7 @@ from freedompay_async._wire import flatten
 from freedompay_async.batch import BadRows, PayoutRow
 from freedompay_async.batch._rows import parse_payout_rows
 from freedompay_async.payments import Payment
-from freedompay_async.testing import Emulator
+from freedompay_async.testing import MOBILE_TEST_CODE, Emulator
 from freedompay_async.testing._protocol import ErrorCode
 
 pytestmark = pytest.mark.anyio
@@ -189,3 +189,21 @@ async def test_merchant_api_iban_balance_and_status_by_payment_id(
     with pytest.raises(ValidationError) as caught:
         await payouts.status_by_payment(0)
     assert caught.value.field == "pg_payment_id"
+
+
+async def test_mobile_and_direct_card_charges_know_order_and_amount(
+    freedompay_emulator: Emulator, freedompay_client: FreedomPayClient
+) -> None:
+    client = freedompay_client
+    page = await client.mobile.init(order_id="M-9", amount="500.00", description="Top-up")
+    charge = await client.mobile.pay(page, phone="77017777777")
+    assert (charge.order_id, charge.amount) == ("M-9", Decimal("500.00"))
+    approved = await client.mobile.approve(page, code=MOBILE_TEST_CODE)
+    assert (approved.order_id, approved.amount) == ("M-9", Decimal("500.00"))
+    token = freedompay_emulator.save_card("user-9", "4405645000006150", for_payouts=False)
+    created = await client.cards.create_payment(
+        order_id="C-9", amount="700.00", description="Renewal", user_id="user-9", card_token=token
+    )
+    charged = await client.cards.charge(created)
+    assert (charged.order_id, charged.amount) == ("C-9", Decimal("700.00"))
+    assert charged.payment_id == created.payment_id
