@@ -67,7 +67,13 @@ xml_names = st.from_regex(r"[a-z_][a-z0-9_.-]{0,8}", fullmatch=True).filter(
     lambda name: name not in _RESERVED and not name.lower().startswith("xml")
 )
 xml_values = st.text(
-    st.characters(exclude_categories=["Cs", "Cc"], include_characters="\t\n\r"), max_size=12
+    # XML 1.0 characters: no surrogates, controls (but tab/newlines) or U+FFFE/U+FFFF
+    st.characters(
+        exclude_categories=["Cs", "Cc"],
+        include_characters="\t\n\r",
+        exclude_characters="\ufffe\uffff",
+    ),
+    max_size=12,
 )
 # Multipart names travel inside a quoted header parameter.
 multipart_names = names.filter(lambda name: not set(name) & set('"\\\r\n'))

@@ -26,13 +26,14 @@ asyncpg is also a self-contained wheel (no libpq) with COPY for submissions.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -528,6 +529,14 @@ class PostgresStore:
         """Whether the lease was renewed less than half a lease ago (fencing)."""
         return time.monotonic() - self._renewed < self.lease / 2
 
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[Any]:
+        """One write transaction that a cancellation (a stop, an abort) cannot cut in half:
+        what the worker learnt is committed, or rolled back whole, before the cancel lands."""
+        with anyio.CancelScope(shield=True):
+            async with self._writing, self.journal.pool.acquire() as db, db.transaction():
+                yield db
+
     @_database_errors
     async def claim(self, limit: int) -> list[tuple[RowResult, Action]]:
         """Up to ``limit`` rows nobody else holds: in doubt ones first (to reconcile: never
@@ -538,7 +547,7 @@ class PostgresStore:
             return []
         await self.flush()
         now = time.time()
-        async with self._writing, self.journal.pool.acquire() as db, db.transaction():
+        async with self._write() as db:
             records = await db.fetch(
                 f"SELECT {_COLUMNS} FROM freedompay_rows r WHERE batch_id = $1 "  # noqa: S608
                 "AND state NOT IN ('success', 'error') "
@@ -620,7 +629,7 @@ class PostgresStore:
             return None
         await self.flush()
         entry = changed(self._rows[order_id], RowState.SENDING, now=time.time())
-        async with self._writing, self.journal.pool.acquire() as db, db.transaction():
+        async with self._write() as db:
             done = await db.fetchval(
                 "UPDATE freedompay_rows SET state = 'sending', attempts = $3, "
                 "send_started_at = $4, updated_at = $4 WHERE merchant_id = $1 AND order_id = $2 "
@@ -687,7 +696,7 @@ class PostgresStore:
         self._updates, self._events, self._queued_since = {}, [], None
         asyncpg = _driver()
         try:
-            async with self._writing, self.journal.pool.acquire() as db, db.transaction():
+            async with self._write() as db:
                 await db.executemany(
                     "UPDATE freedompay_rows SET state = $3, attempts = $4, send_started_at = $5, "
                     "payment_id = $6, error_code = $7, error_description = $8, updated_at = $9, "
