@@ -26,7 +26,8 @@ def test_only_the_identifier_is_positional(facade: type, name: str) -> None:
     assert all(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in parameters)
     if positional:
         first = positional[0]
-        assert first in {"order_id", "payment_id", "user_id", "currency"}, (name, first)
+        # ``payment``: the created payment (its result carries order id and amount) or its id.
+        assert first in {"order_id", "payment_id", "payment", "user_id", "currency"}, (name, first)
 
 
 def test_status_and_wait_read_alike() -> None:
