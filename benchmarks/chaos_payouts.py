@@ -90,7 +90,9 @@ def amount_of(index: int) -> str:
 
 async def chaos(payouts: int, concurrency: int, rate: float, outages: int) -> int:
     async with (
-        Emulator(merchant_id="552893", secret_key="k", payout_secret_key="pk") as emu,
+        Emulator(
+            merchant_id="552893", secret_key="k", payout_secret_key="pk", balance=10**9
+        ) as emu,
         OutageProxy(emu.host, emu.port) as proxy,
     ):
         arm(emu, rate)
@@ -133,6 +135,7 @@ async def chaos(payouts: int, concurrency: int, rate: float, outages: int) -> in
         elapsed = time.perf_counter() - started
 
         counts: collections.Counter[str] = collections.Counter()
+        examples: dict[str, str] = {}
         for order, result in results.items():
             created = emu.created_count(order)
             truth = emu.payouts.get(order)
@@ -148,7 +151,9 @@ async def chaos(payouts: int, concurrency: int, rate: float, outages: int) -> in
                 else:
                     counts["declined"] += 1
             elif isinstance(result, PayoutOutcomeUnknown):
-                counts["outcome unknown"] += 1
+                # Never created: cut before the gateway processed it (an outage, drop_before);
+                # created: the status could not tell in time. Either way it is the journal's.
+                counts[f"outcome unknown ({'created' if created else 'not created'})"] += 1
             elif isinstance(result, PayoutPending):
                 counts["pending"] += 1
             elif isinstance(result, FreedomPayError):
@@ -159,6 +164,11 @@ async def chaos(payouts: int, concurrency: int, rate: float, outages: int) -> in
                     counts["WRONG_RESULT"] += 1
                 else:
                     counts["success"] += 1
+            for key in counts:
+                if key.isupper() and key not in examples:
+                    truth_text = None if truth is None else (truth.status, truth.create_requests)
+                    faults_of = [r.kind.value for r in emu.fault_records if r.order_id == order]
+                    examples[key] = f"{order}: {result!r}; gateway {truth_text}; {faults_of}"
         faults = collections.Counter(record.kind.value for record in emu.fault_records)
     print(
         f"chaos: {payouts} payouts, concurrency {concurrency}, fault rate {rate:.0%} per kind, "
@@ -168,6 +178,8 @@ async def chaos(payouts: int, concurrency: int, rate: float, outages: int) -> in
     print("outcomes:", dict(sorted(counts.items())))
     bad = {key: value for key, value in counts.items() if key.isupper() or key.startswith("UNEXP")}
     print("violations:", bad or 0)
+    for key, example in examples.items():
+        print(f"  e.g. {key}: {example}")
     return 1 if bad else 0
 
 

@@ -205,6 +205,8 @@ async def _read_body(response: ClientResponse, limit: int) -> bytes:
     length = response.content_length
     if length is not None and length > limit:
         raise MalformedResponse(f"answer of {length} bytes exceeds {limit}", raw=b"")
+    if length is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # nothing inflates: Content-Length is the body's size
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():

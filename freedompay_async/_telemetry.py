@@ -39,9 +39,9 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span
     from yarl import URL
 
+    from ._caller import Caller
     from ._requestor import _Call
     from .batch._store import JournalStore
-    from .client import FreedomPayClient
     from .telemetry import Telemetry
 
 __all__ = ["OUTCOMES", "Recorder", "attempt_outcome", "operation"]
@@ -424,7 +424,8 @@ def _failed_payout_state(error: BaseException, reconciling: bool) -> str | None:
 
 
 class _Facade(Protocol):
-    _client: FreedomPayClient
+    @property
+    def _client(self) -> Caller: ...
 
 
 F = TypeVar("F", bound=_Facade)

@@ -24,6 +24,7 @@ from .errors import ProtocolError
 from .models import GatewayResponse, PageAnswer
 from .payments import (
     Payment,
+    Payments,
     PaymentState,
     ReceiptPosition,
     items,
@@ -34,7 +35,7 @@ from .payments import (
 )
 
 if TYPE_CHECKING:
-    from .client import FreedomPayClient
+    from ._caller import Caller
 
 __all__ = [
     "CardForm",
@@ -213,10 +214,12 @@ class Cards:
 
     def __init__(
         self,
-        client: FreedomPayClient,
+        client: Caller,
+        payments: Payments,
         payout_storage: PayoutCardStorage = PayoutCardStorage.DOCUMENTED,
     ) -> None:
         self._client = client
+        self._payments = payments
         self._add_for_payouts = payout_storage.endpoint()
 
     async def add(
@@ -272,7 +275,7 @@ class Cards:
 
     async def status(self, payment_id: int) -> Payment:
         """The state of a card-saving operation or a card payment (``get_status3.php``)."""
-        return await self._client.payments.status(payment_id)
+        return await self._payments.status(payment_id)
 
     async def create_payment(
         self,
@@ -375,7 +378,7 @@ class Cards:
             return Payment.from_answer(answer, created.order_id, created.amount)
 
         async def charged() -> Payment | None:
-            current = await self._client.payments.status(number)
+            current = await self._payments.status(number)
             return None if current.state is PaymentState.NEW else current
 
         return await settle(attempt(), charged, endpoint=self._DIRECT, payment_id=number)

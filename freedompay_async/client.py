@@ -148,9 +148,9 @@ class FreedomPayClient:
         #: Gateway API charges: ``pay`` (saved-card token), ``apple_pay``, ``google_pay``.
         self.tokens = Tokens(self)
         #: Saved cards: ``add``, ``list``, ``remove``, ``create_payment``, ``charge``...
-        self.cards = Cards(self, payout_card_storage)
+        self.cards = Cards(self, self.payments, payout_card_storage)
         #: Mobile balance: ``init``, ``pay``, ``approve``, ``resend_code``, ``status``.
-        self.mobile = Mobile(self)
+        self.mobile = Mobile(self, self.payments)
 
     def __repr__(self) -> str:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"

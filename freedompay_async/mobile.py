@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from . import _validation as check
 from ._endpoints import Endpoint, declared
 from .errors import ValidationError
-from .payments import Payment, PaymentPage, PaymentState, payment_id_text, settle
+from .payments import Payment, PaymentPage, Payments, PaymentState, payment_id_text, settle
 
 if TYPE_CHECKING:
-    from .client import FreedomPayClient
+    from ._caller import Caller
 
 __all__ = ["OPERATORS", "Mobile"]
 
@@ -34,8 +34,9 @@ class Mobile:
     _APPROVE = declared("mfs/approve")
     _RESEND = declared("mfs/resend_code")
 
-    def __init__(self, client: FreedomPayClient) -> None:
+    def __init__(self, client: Caller, payments: Payments) -> None:
         self._client = client
+        self._payments = payments
 
     async def init(
         self,
@@ -66,7 +67,7 @@ class Mobile:
         The fields are :meth:`Payments.create`'s, checked the same way. The payer may finish on
         ``redirect_url``, or you call :meth:`pay` with their phone.
         """
-        return await self._client.payments.create(
+        return await self._payments.create(
             order_id=order_id,
             amount=amount,
             description=description,
@@ -127,7 +128,7 @@ class Mobile:
 
     async def status(self, payment_id: int) -> Payment:
         """The payment's state (``get_status3.php``)."""
-        return await self._client.payments.status(payment_id)
+        return await self._payments.status(payment_id)
 
     async def _charge(
         self,
@@ -144,7 +145,7 @@ class Mobile:
 
         async def charged() -> Payment | None:
             # Only a debit the status shows settles it; "new" could mean either outcome.
-            payment = await self._client.payments.status(payment_id)
+            payment = await self._payments.status(payment_id)
             return payment if payment.state in _SETTLED else None
 
         return await settle(attempt(), charged, endpoint=endpoint, payment_id=payment_id)

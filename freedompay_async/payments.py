@@ -33,7 +33,7 @@ from .errors import AMBIGUOUS, FreedomPayError, OutcomeUnknown, ProtocolError, V
 from .models import GatewayResponse
 
 if TYPE_CHECKING:
-    from .client import FreedomPayClient
+    from ._caller import Caller
 
 __all__ = [
     "OrderStatus",
@@ -462,7 +462,7 @@ class Payments:
     _REFUND = declared("revoke.php")
     _RECURRING = declared("make_recurring_payment.php")
 
-    def __init__(self, client: FreedomPayClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def create(

@@ -60,8 +60,8 @@ from .errors import (
 from .models import GatewayResponse
 
 if TYPE_CHECKING:
+    from ._caller import Caller
     from .callbacks import PayoutNotification
-    from .client import FreedomPayClient
 
 __all__ = [
     "Balance",
@@ -308,7 +308,7 @@ class Payouts:
     }
     _STATUS_BY_PAYMENT = declared("api/payment_status")
 
-    def __init__(self, client: FreedomPayClient, policy: PayoutPolicy | None = None) -> None:
+    def __init__(self, client: Caller, policy: PayoutPolicy | None = None) -> None:
         self._client = client
         self.policy = policy if policy is not None else PayoutPolicy()
         self._status_v2_refused = False
@@ -640,11 +640,35 @@ class Payouts:
             # "Order exists" says the payout is there; 9999 says "ask the status"; an unsigned
             # "unknown merchant" proves nothing. None of them is a refusal of this create.
             ambiguous: FreedomPayError = exc
-        except (GatewayError, RequestNotSent):
-            raise  # a signed refusal; or certainly not sent (on every attempt)
+        except GatewayError as exc:
+            if exc.fields.get("pg_order_id") != order_id:
+                return await self._confirm_refusal(endpoint, order_id, exc)
+            raise  # a signed refusal of this very order
+        except RequestNotSent:
+            raise  # certainly not sent (on every attempt)
         except (OutcomeUnknown, ProtocolError) as exc:
             ambiguous = exc
         return await self._reconcile(endpoint, order_id, ambiguous)
+
+    async def _confirm_refusal(
+        self, endpoint: Endpoint, order_id: str, refusal: GatewayError
+    ) -> Payout:
+        """A signed refusal that names no order could be a replayed refusal of another request
+        (a signature proves who wrote an answer, not which request it answers): one status
+        question tells. The payout there -> what it shows; a signed "not found" -> the
+        refusal stands; no answer -> the outcome is unknown."""
+        try:
+            payout = await self.status(order_id, api=_api_of(endpoint))
+        except TransactionNotFound:
+            raise refusal from None
+        except _POLL_FAILURES as exc:
+            raise PayoutOutcomeUnknown(
+                f"refused by an answer naming no order ({type(refusal).__name__} "
+                f"{refusal.code}), and the status could not confirm it ({type(exc).__name__})",
+                endpoint=endpoint.path,
+                order_id=order_id,
+            ) from refusal
+        return _final(payout)
 
     async def _reconcile(
         self, endpoint: Endpoint, order_id: str, ambiguous: FreedomPayError

@@ -18,7 +18,7 @@ from .errors import ValidationError
 from .payments import LANGUAGES, Payment, order_params, payment_id_text, settle
 
 if TYPE_CHECKING:
-    from .client import FreedomPayClient
+    from ._caller import Caller
 
 __all__ = ["ECI_VALUES", "Tokens", "WalletToken"]
 
@@ -72,7 +72,7 @@ class Tokens:
     _PAY = declared("g2g/payment")
     _STATUS = declared("g2g/status_v2")
 
-    def __init__(self, client: FreedomPayClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     async def pay(

@@ -419,3 +419,31 @@ def test_a_full_disk_at_start_is_one_line_and_exit_2(full_disk: Path, tmp_path: 
     assert "Traceback" not in result.stderr
     assert "journal" in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_a_read_only_journal_or_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Read-only for root too: a tmpfs remounted read-only (needs mount: else skipped)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],  # noqa: S603, S607
+                      capture_output=True, check=False).returncode != 0:  # fmt: skip
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        file = write_file(tmp_path / "b.csv")
+        journal = folder / "payouts.journal"
+        first = cli("payouts", "run", str(file), "--journal", str(journal), "--emulator",
+                    "--quiet", "--no-wait", cwd=tmp_path)  # fmt: skip
+        assert first.returncode in (0, 1), first.stderr
+        remount = ["mount", "-o", "remount,ro", str(folder)]
+        subprocess.run(remount, check=True, capture_output=True)  # noqa: S603
+        for args in (
+            ["payouts", "resume", str(journal), "--file", str(file), "--emulator"],
+            ["payouts", "run", str(file), "--journal", str(folder / "new.journal"), "--emulator"],
+        ):
+            result = cli(*args, "--quiet", cwd=tmp_path)
+            assert result.returncode == 2, result.stderr
+            assert "Traceback" not in result.stderr
+            assert "journal" in result.stderr
+            assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)  # noqa: S603, S607

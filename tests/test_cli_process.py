@@ -154,7 +154,7 @@ def test_two_ctrl_c_within_50ms_abort_with_summary_and_resume_hint(
     journal = tmp_path / "demo.journal"
     process = subprocess.Popen(  # noqa: S603 - our own console script
         [SCRIPT, "payouts", "run", str(ROOT / "examples" / "payouts.csv")]  # noqa: RUF005
-        + ["--emulator", "--journal", str(journal)],
+        + ["--emulator", "--emulator-latency", "0.2", "--journal", str(journal)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

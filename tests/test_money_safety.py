@@ -13,6 +13,7 @@ import resource
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import anyio
@@ -34,6 +35,8 @@ from freedompay_async import (
     SecretKeyRejected,
     UnexpectedHTTPStatus,
 )
+from freedompay_async.batch import Journal, RowState, run_payout_batch
+from freedompay_async.batch._rows import payout_row
 from freedompay_async.testing import Emulator, Fault, OutageProxy, Rule
 
 pytestmark = pytest.mark.anyio
@@ -202,6 +205,27 @@ async def test_a_replayed_answer_of_another_order_is_not_accepted(
     assert emulator.created_count("B-2") == 1
 
 
+async def test_a_replayed_refusal_naming_no_order_is_checked_against_the_status(
+    emulator: Emulator, client: FreedomPayClient
+) -> None:
+    emulator.balance = Decimal("200.00")
+    with pytest.raises(GatewayError) as refused:  # a genuine refusal (it names no order)
+        await client.payouts.to_card(
+            order_id="RR-0",
+            amount=Decimal("500.00"),
+            card_number=CARD,
+            description="too much",
+            post_link="https://shop.example/payouts",
+        )
+    assert "RR-0" not in emulator.payouts
+    assert "pg_order_id" not in refused.value.fields
+    # That refusal, replayed as the answer to a payout the gateway made:
+    emulator.faults.add(Fault.replay(endpoint=CREATE, times=1))
+    payout = await pay(client, "RR-1")
+    assert payout.state is PayoutState.SUCCESS  # type: ignore[attr-defined]
+    assert emulator.created_count("RR-1") == 1
+
+
 async def test_status_answers_are_checked_against_the_order_and_the_payment(
     emulator: Emulator, client: FreedomPayClient
 ) -> None:
@@ -312,6 +336,34 @@ async def test_a_wrong_payout_key_is_named_within_seconds(emulator: Emulator) ->
     assert "not-the-payout-key" not in str(rejected.value)
     assert not isinstance(rejected.value, PayoutOutcomeUnknown)
     assert emulator.created_count("K-1") == 0
+
+
+async def test_a_batch_with_a_wrong_key_stops_and_pays_nothing_even_without_preflight(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    rows = [
+        payout_row(
+            {"order_id": f"KB-{n}", "amount": "10.00", "description": "d", "card_number": CARD},
+            n + 2,
+        )
+        for n in range(5)
+    ]
+    journal = tmp_path / "kb.journal"
+    async with client_for(emulator, payout_secret_key="not-the-payout-key") as fp:
+        with pytest.raises(SecretKeyRejected) as rejected:
+            await run_payout_batch(
+                fp,
+                rows,
+                journal=journal,
+                post_link="https://shop.example/payouts",
+                preflight=False,
+                status_preflight=False,
+                concurrency=1,
+            )
+    assert rejected.value.key == "payout"
+    report = Journal.read_report(journal)
+    assert {row.state for row in report.rows} == {RowState.PENDING}  # safe to send once fixed
+    assert not emulator.payouts
 
 
 # -- 8. one channel for declines ---------------------------------------------------------------

@@ -554,7 +554,7 @@ def test_metrics_port_without_the_prometheus_extra_is_a_usage_error(
     monkeypatch.setitem(sys.modules, "opentelemetry.exporter.prometheus", None)
     rows = tmp_path / "rows.csv"
     rows.write_text(f"order_id,amount,card_number,description\nQ-1,10.00,{CARD},x\n")
-    for command in (["run", str(rows)], ["resume", str(tmp_path / "rows.csv")]):
+    for command in (["run", str(rows)], ["resume", str(rows)], ["worker"]):
         result = CliRunner().invoke(cli, ["payouts", *command, "--help"])
         assert "--metrics-port" in result.output
     result = CliRunner().invoke(

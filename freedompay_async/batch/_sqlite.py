@@ -125,6 +125,16 @@ def _result(record: Sequence[Any]) -> RowResult:
     )
 
 
+def _read(file: Path, options: str) -> tuple[dict[str, str], tuple[RowResult, ...]]:
+    """A journal's meta and rows through a read-only connection (``options``: URI query)."""
+    db = sqlite3.connect(f"{file.resolve().as_uri()}?{options}", uri=True)
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        return meta, tuple(_result(record) for record in db.execute(_SELECT_ROWS))
+    finally:
+        db.close()
+
+
 def _lock(path: Path) -> int | None:
     """An exclusive advisory lock on the journal file, held while the journal is open.
 
@@ -440,12 +450,13 @@ class Journal:
         if not file.is_file():
             raise JournalError(f"{file}: no such journal")
         try:
-            db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+            meta, rows = _read(file, "mode=ro")
+        except sqlite3.OperationalError:
+            # A read-only folder: no -shm can be made there, so nobody can be writing either.
             try:
-                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-                rows = tuple(_result(record) for record in db.execute(_SELECT_ROWS))
-            finally:
-                db.close()
+                meta, rows = _read(file, "mode=ro&immutable=1")
+            except sqlite3.DatabaseError as exc:
+                raise JournalError(f"{file}: cannot read the journal ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{file} is not a batch journal ({exc})") from None
         return BatchReport(

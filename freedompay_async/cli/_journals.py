@@ -33,16 +33,19 @@ from ..batch import (
 from ..batch._postgres import is_postgres_url
 from ..errors import FreedomPayError, SecretKeyRejected, ValidationError
 from ..payouts import PayoutPolicy
+from ..telemetry import Telemetry
 from . import _output
 from ._connect import EMULATOR_POST_LINK, Gateway, connect, gateway_options, run_async
 from ._exit import EXIT_CODES, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS, EXIT_USAGE
 from ._payouts import (
+    JournalUnusable,
     _batch_options,
     _Interrupt,
     _policy_options,
     _read_rows,
     _watch_signals,
     grace_refused,
+    metrics_served,
     payouts,
 )
 
@@ -85,6 +88,7 @@ class _PgJob:
     lease: float
     max_rate: float | None
     quiet: bool
+    telemetry: Telemetry | None = None
 
 
 async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool, str | None]:
@@ -97,10 +101,12 @@ async def _pg_main(job: _PgJob, err: Console) -> tuple[BatchReport | None, bool,
     post_link = job.post_link or (EMULATOR_POST_LINK if job.gateway.emulator else None)
     with anyio.CancelScope() as abort:
         async with (
-            connect(job.gateway, connection_limit=job.concurrency, policy=job.policy) as (
-                client,
-                label,
-            ),
+            connect(
+                job.gateway,
+                connection_limit=job.concurrency,
+                policy=job.policy,
+                telemetry=job.telemetry,
+            ) as (client, label),
             anyio.create_task_group() as group,
         ):
             group.start_soon(_watch_signals, stop, abort, interrupt, err)
@@ -144,6 +150,7 @@ def execute_postgres(
     lease: float,
     max_rate: float | None,
     quiet: bool,
+    telemetry: Telemetry | None = None,
 ) -> int:
     """Submit (unless ``batch_id`` is given) and work on a batch in a PostgreSQL journal as
     one worker; the exit status of ``payouts run``."""
@@ -153,7 +160,7 @@ def execute_postgres(
         return EXIT_USAGE
     job = _PgJob(
         gateway, policy, rows, url, batch_id, str(source.resolve()), post_link, concurrency,
-        wait, status_preflight, lease, max_rate, quiet,
+        wait, status_preflight, lease, max_rate, quiet, telemetry,
     )  # fmt: skip
     try:
         report, interrupted, batch_id = run_async(_pg_main, job, err)
@@ -193,7 +200,7 @@ def report_postgres(url: str, batch_id: str | None) -> BatchReport:
     try:
         report: BatchReport = run_async(_report, url, batch_id)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     return report
 
 
@@ -298,6 +305,8 @@ def worker_command(
     synchronous: str,
     status_preflight: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     policy: PayoutPolicy,
     gateway: Gateway,
 ) -> None:
@@ -311,23 +320,25 @@ def worker_command(
     source = rows_file or _recorded_source(url, batch_id)
     rows = _read_rows(source, rows_format)
     gateway.check()
-    raise click.exceptions.Exit(
-        execute_postgres(
-            gateway=gateway,
-            policy=policy,
-            rows=rows,
-            url=url,
-            batch_id=batch_id,
-            source=source,
-            post_link=post_link,
-            concurrency=concurrency,
-            wait=wait,
-            status_preflight=status_preflight,
-            lease=_seconds(lease),
-            max_rate=max_rate,
-            quiet=quiet,
+    with metrics_served(metrics_port, metrics_host) as telemetry:
+        raise click.exceptions.Exit(
+            execute_postgres(
+                gateway=gateway,
+                policy=policy,
+                rows=rows,
+                url=url,
+                batch_id=batch_id,
+                source=source,
+                post_link=post_link,
+                concurrency=concurrency,
+                wait=wait,
+                status_preflight=status_preflight,
+                lease=_seconds(lease),
+                max_rate=max_rate,
+                quiet=quiet,
+                telemetry=telemetry,
+            )
         )
-    )
 
 
 def _recorded_source(url: str, batch_id: str) -> Path:
@@ -338,7 +349,7 @@ def _recorded_source(url: str, batch_id: str) -> Path:
     try:
         recorded = run_async(read)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     if not recorded or not Path(recorded).is_file():
         raise click.UsageError(
             f"the batch's input file {recorded or '(not recorded)'} is not here: pass --file"
@@ -410,6 +421,6 @@ def watch_command(journal: str, batch_id: str | None, interval: float, once: boo
     try:
         run_async(watch)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None

@@ -115,6 +115,12 @@ def _policy_options(command: F) -> F:
     return cast(F, result)
 
 
+class JournalUnusable(click.ClickException):
+    """A journal that cannot be read or written: one line, exit 2 (nothing was sent)."""
+
+    exit_code = EXIT_USAGE
+
+
 @click.group(epilog=EXIT_CODES)
 def payouts() -> None:
     """Payout batches (run, resume, report, watch; submit and worker on PostgreSQL) and the
@@ -241,21 +247,8 @@ def _forget_journal(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def grace_refused(policy: PayoutPolicy, gateway: Gateway, err: Console) -> bool:
-    """Refuse (one line on ``err``) a not-found grace under the request timeout: a payout
-    still in flight could then be sent again."""
-    if policy.not_found_grace >= gateway.timeout:
-        return False
-    err.print(
-        f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
-        f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
-        markup=False,
-    )
-    return True
-
-
 @contextlib.contextmanager
-def _metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
+def metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
     """With ``--metrics-port``: the batch's metrics at ``http://host:port/metrics``."""
     if port is None:
         yield None
@@ -267,6 +260,19 @@ def _metrics_served(port: int | None, host: str) -> Iterator[Telemetry | None]:
             raise click.UsageError(f"--metrics-port: {exc}") from None
         Console(stderr=True).print(f"metrics: http://{host}:{port}/metrics", markup=False)
         yield telemetry
+
+
+def grace_refused(policy: PayoutPolicy, gateway: Gateway, err: Console) -> bool:
+    """Refuse (one line on ``err``) a not-found grace under the request timeout: a payout
+    still in flight could then be sent again."""
+    if policy.not_found_grace >= gateway.timeout:
+        return False
+    err.print(
+        f"error: --not-found-grace {policy.not_found_grace:g} is under the request timeout "
+        f"(--timeout {gateway.timeout:g} s): a payout still in flight could be sent twice",
+        markup=False,
+    )
+    return True
 
 
 def _execute_batch(
@@ -512,23 +518,25 @@ def run_command(
     if is_postgres_url(journal_name):
         assert journal_name is not None
         gateway.check()
-        raise click.exceptions.Exit(
-            _journals.execute_postgres(
-                gateway=gateway,
-                policy=policy,
-                rows=rows,
-                url=journal_name,
-                batch_id=None,
-                source=file,
-                post_link=post_link,
-                concurrency=concurrency,
-                wait=wait,
-                status_preflight=status_preflight,
-                lease=30.0,
-                max_rate=max_rate,
-                quiet=quiet,
+        with metrics_served(metrics_port, metrics_host) as telemetry:
+            raise click.exceptions.Exit(
+                _journals.execute_postgres(
+                    gateway=gateway,
+                    policy=policy,
+                    rows=rows,
+                    url=journal_name,
+                    batch_id=None,
+                    source=file,
+                    post_link=post_link,
+                    concurrency=concurrency,
+                    wait=wait,
+                    status_preflight=status_preflight,
+                    lease=30.0,
+                    max_rate=max_rate,
+                    quiet=quiet,
+                    telemetry=telemetry,
+                )
             )
-        )
     journal_path = Path(journal_name) if journal_name else file.with_name(file.name + ".journal")
     if journal_path.exists():
         raise click.UsageError(
@@ -540,7 +548,7 @@ def run_command(
         raise click.UsageError(
             "rows without a post_link column need --post-link (or FREEDOMPAY_POST_LINK)"
         )
-    with _metrics_served(metrics_port, metrics_host) as telemetry:
+    with metrics_served(metrics_port, metrics_host) as telemetry:
         raise click.exceptions.Exit(
             _execute_batch(
                 gateway=gateway,
@@ -608,7 +616,7 @@ def resume_command(
     try:
         recorded = recorded if is_postgres_url(journal_name) else Journal.read_report(journal_path)
     except JournalError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise JournalUnusable(str(exc)) from None
     source = rows_file or (Path(recorded.source) if recorded.source else None)
     if source is None and not recorded.rows:
         raise click.UsageError(
@@ -622,25 +630,26 @@ def resume_command(
         )
     rows = _read_rows(source, rows_format)
     gateway.check()
-    if is_postgres_url(journal_name):
-        raise click.exceptions.Exit(
-            _journals.execute_postgres(
-                gateway=gateway,
-                policy=policy,
-                rows=rows,
-                url=journal_name,
-                batch_id=batch_id,
-                source=source,
-                post_link=post_link,
-                concurrency=concurrency,
-                wait=wait,
-                status_preflight=status_preflight,
-                lease=30.0,
-                max_rate=None,
-                quiet=quiet,
+    with metrics_served(metrics_port, metrics_host) as telemetry:
+        if is_postgres_url(journal_name):
+            raise click.exceptions.Exit(
+                _journals.execute_postgres(
+                    gateway=gateway,
+                    policy=policy,
+                    rows=rows,
+                    url=journal_name,
+                    batch_id=batch_id,
+                    source=source,
+                    post_link=post_link,
+                    concurrency=concurrency,
+                    wait=wait,
+                    status_preflight=status_preflight,
+                    lease=30.0,
+                    max_rate=None,
+                    quiet=quiet,
+                    telemetry=telemetry,
+                )
             )
-        )
-    with _metrics_served(metrics_port, metrics_host) as telemetry:
         raise click.exceptions.Exit(
             _execute_batch(
                 gateway=gateway,
@@ -687,7 +696,7 @@ def report_command(
         try:
             report = Journal.read_report(journal_name)
         except JournalError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise JournalUnusable(str(exc)) from None
     if report_format == "csv":
         output.write(_output.report_csv(report))
     elif report_format == "json":

@@ -1,0 +1,564 @@
+"""Payments (acquiring) in the emulated gateway, all signed with the payment key: the payment
+page (``init_payment.php``), status, cancel, capture, refunds, recurring charges, mobile balance
+(``mfs/*``), Gateway API token and wallet payments (``g2g/payment``, ``g2g/status_v2``) and
+payments with a saved card (``v1/merchant/{id}/card/*``).
+
+Callbacks: the Check request carries ``pg_order_id``, ``pg_payment_id``, ``pg_amount``,
+``pg_currency``, ``pg_ps_amount``, ``pg_ps_full_amount``, ``pg_ps_currency`` and the merchant's
+own (non-``pg_``) fields; the Result notification (after success *and* failure) adds
+``pg_net_amount``, ``pg_description``, ``pg_result`` (1 / 0), ``pg_payment_date``,
+``pg_can_reject``, ``pg_testing_mode``, ``pg_captured``, ``pg_payment_method``, and when known
+``pg_card_pan`` (masked), ``pg_card_token``, ``pg_user_phone``, ``pg_user_contact_email``,
+``pg_auth_code`` / ``pg_reference`` (success), ``pg_recurring_profile_id`` /
+``pg_recurring_profile_expiry_date``, ``pg_failure_code`` / ``pg_failure_description``
+(failure). Both are POSTed form fields signed with the script name of the merchant's URL (its
+query fields included) and the payment key; the Result is re-sent until HTTP 200.
+
+Choices where the documentation is silent (``shared/api/purchase-mobile-callbacks.md``), made
+here once:
+
+* ``pg_payment_status`` uses the vocabulary in :mod:`._state` (``new``, ``process``,
+  ``success``, ``error``, ``revoked``, ``refunded``); ``get_status2.php`` maps it to its
+  documented ``pg_transaction_status``: ``new`` -> ``partial``, ``process`` -> ``pending``,
+  ``success`` / ``refunded`` -> ``ok``, ``error`` / ``revoked`` -> ``failed``, and a payment
+  whose ``pg_lifetime`` ran out before it was paid -> ``incomplete`` (it fails with
+  ``pg_failure_code`` 360 the first time it is looked at after its lifetime; no Result is
+  sent for it);
+* the payer's side is a test driver (:meth:`PaymentDesk.pay`, ``Emulator.pay``): with a check
+  URL it first sends the Check request and a ``rejected`` / ``error`` / unsigned / missing
+  answer fails the payment with :attr:`ErrorCode.CHECK_REJECTED` (the merchant's
+  ``pg_description`` as failure description) without charging;
+* ``pg_can_reject`` is ``1`` for a payment that went through the merchant's check URL (the
+  merchant had its say before money moved), else ``0``; the emulator does not act on the
+  merchant's answer to a Result notification (it only re-sends until HTTP 200);
+* no commission: ``pg_net_amount``, ``pg_ps_amount`` and ``pg_ps_full_amount`` equal the
+  amount, ``pg_ps_currency`` the currency;
+* ``pg_testing_mode`` is ``0`` unless the request sent ``1``; Check and Result go out as POST
+  form fields whatever ``pg_request_method`` says;
+* two-step (``pg_auto_clearing=0``): ``success`` while held (``pg_captured=0``), captured by
+  ``do_capture.php`` (optionally partially), voided by ``cancel.php`` (``revoked``); refunds
+  (``revoke.php``) only of captured money, each with its own payment id, up to the captured
+  amount; the last one makes the payment ``refunded``;
+* a recurring profile (``pg_recurring_start=1``) is created when the payment succeeds and
+  lives ``pg_recurring_lifetime`` months (default 36); the status answers of the payment that
+  created it and of its charges carry ``pg_recurring_profile_id`` and
+  ``pg_recurring_profile_expiry_date`` (the status docs are silent, the Result has them); a
+  recurring charge is decided by ``emu.rules`` like a payout (``process`` settles after status
+  polls or seconds); it refuses an order id already used with :attr:`ErrorCode.ORDER_EXISTS`,
+  and answers ``pg_status=ok`` both for a charged and a still-``process`` payment (the status
+  endpoints tell them apart);
+* mobile balance (``mfs/*``): any 11-digit phone pays; the one-time code is
+  :data:`MOBILE_TEST_CODE` (``111111``, the documented test code) for every phone, and
+  ``mfs/resend_code`` only counts (:attr:`Payment.code_resends`). A right code settles the
+  payment by ``emu.rules`` (default success), except for the documented second test phone
+  :data:`MOBILE_PROCESS_PHONE` (``77027777777``): ``mfs/approve`` answers ``process`` and the
+  payment turns ``success`` right after the next status poll. ``mfs/*`` send no Check request;
+* ``g2g/payment`` (Gateway API): Token Pay needs a card saved *for payments* of that
+  ``pg_user_id`` (else :attr:`ErrorCode.CARD_NOT_FOUND`); Token Pay and Apple / Google Pay are
+  decided by ``emu.rules`` (by order id, amount, or the card number / DPAN); an order id
+  already used is refused with :attr:`ErrorCode.ORDER_EXISTS`; a decline answers
+  ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
+  Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
+  emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
+  ``Emulator.pay`` plays the payer through 3-D Secure; every other ECI answers ``pg_3ds=0``;
+* ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
+  the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
+  ``pg_datetime``;
+* paying with a saved card (``card/init``, then ``card/pay`` or ``card/direct``): the token
+  must be a card saved *for payments* of ``pg_user_id`` (:attr:`ErrorCode.CARD_NOT_FOUND`);
+  ``card/init`` charges nothing (``new``) and honours ``pg_idempotency_key``; ``card/pay``
+  answers the payer's CVC page (HTML, unsigned; the payer submitting it is ``Emulator.pay``);
+  ``card/direct`` charges by ``emu.rules`` and answers ``pg_status=ok`` with
+  ``pg_payment_status`` ``success`` / ``process`` / ``error`` (and the failure code). Both
+  refuse a payment that is not a ``new`` card-token payment with
+  :attr:`ErrorCode.INVALID_STATE`;
+* a ``process`` payment counts the status calls made about it (``get_status3.php``,
+  ``get_status2.php``, ``g2g/status_v2``); a poll sees ``process`` and the payment settles
+  right after the poll that reaches its rule's count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import secrets
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from .._masking import mask_pan
+from .._wire import parse_xml
+from ..errors import MalformedResponse
+from ..signing import script_name, verify_document
+from ._notifier import Notifier
+from ._protocol import (
+    Answer,
+    AnswerFields,
+    EmulatorSettings,
+    ErrorCode,
+    Fields,
+    _money,
+    _numeric_id,
+    _optional_text,
+    _refuse,
+    _required,
+)
+from ._rules import Rule, RuleBook
+from ._state import (
+    GatewayState,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    RecurringProfile,
+    Refund,
+    now_iso,
+    now_text,
+)
+
+__all__ = ["MOBILE_PROCESS_PHONE", "MOBILE_TEST_CODE", "MOBILE_TEST_PHONE", "PaymentCore"]
+
+#: The one-time code ``mfs/approve`` accepts (the documented test code, for every phone).
+MOBILE_TEST_CODE = "111111"
+#: The documented Kcell test phone: paid at once after ``mfs/approve``.
+MOBILE_TEST_PHONE = "77017777777"
+#: The documented second test phone: ``mfs/approve`` answers ``process``; the payment turns
+#: ``success`` right after the next status poll.
+MOBILE_PROCESS_PHONE = "77027777777"
+
+Handler = Callable[[Fields], Answer]
+
+_LANGUAGES = frozenset({"ru", "en", "kz", "kk", "kg", "uz"})
+_INIT_METHODS: dict[str, PaymentMethod] = {
+    "bankcard": "bankcard",
+    "mobile_commerce": "mobile_commerce",
+    "apple_pay": "apple_pay",
+    "google_pay": "google_pay",
+}
+_INIT_METHOD_NAMES = frozenset(_INIT_METHODS)
+_INIT_URLS = (
+    "pg_check_url",
+    "pg_result_url",
+    "pg_success_url",
+    "pg_failure_url",
+    "pg_site_url",
+    "pg_state_url",
+)
+_PARAMS = ("pg_param1", "pg_param2", "pg_param3")
+_REQUEST_METHODS = frozenset({"GET", "POST", "XML"})
+_PAYMENT_SYSTEMS = frozenset({"TELE2KZT", "ALTELKZT", "BEELINEKZT", "KCELLKZT", "ACTIVKZT"})
+_WALLETS: dict[str, PaymentMethod] = {"apple_pay": "apple_pay", "google_pay": "google_pay"}
+_WALLET_NAMES = frozenset(_WALLETS)
+_ECI = frozenset({"00", "01", "02", "05", "06", "07"})
+#: The ECI of a wallet payment that was not authenticated on the device: 3-D Secure follows.
+_ECI_3DS = "07"
+_CARD_INIT = "v1/merchant/{merchant_id}/card/init"
+_CARD_INIT_URLS = ("pg_result_url", "pg_success_url", "pg_failure_url")
+# The payer's CVC page of card/pay; it posts to the emulator's never-resolving host.
+_CVC_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Payment confirmation</title></head>
+<body>
+<form method="post" action="{action}">
+<p>{description}: {amount} {currency}, card {card}</p>
+<input type="hidden" name="pg_payment_id" value="{payment_id}">
+<label>CVC <input name="cvc" inputmode="numeric" pattern="[0-9]{{3,4}}" maxlength="4"
+ autocomplete="cc-csc" required></label>
+<button type="submit">Pay</button>
+</form>
+</body>
+</html>
+"""
+_DEFAULT_RECURRING_MONTHS = 36
+_DEFAULT_LIFETIME = 86400
+_TRANSACTION_STATUS: dict[PaymentStatus, str] = {
+    "new": "partial",
+    "process": "pending",
+    "success": "ok",
+    "refunded": "ok",
+    "error": "failed",
+    "revoked": "failed",
+}
+# The first bytes of a PNG file: what a base64 QR image starts with.
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _flag_text(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _merchant_fields(fields: Fields) -> dict[str, str]:
+    """The merchant's own (non-``pg_``) fields, echoed in callbacks."""
+    return {
+        name: value
+        for name, value in fields.items()
+        if not name.startswith("pg_") and isinstance(value, str)
+    }
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    month = day.month - 1 + months
+    return datetime.date(day.year + month // 12, month % 12 + 1, min(day.day, 28))
+
+
+class PaymentCore:
+    """What every payment flow shares: the state, lookups, outcomes, callbacks, status answers
+    and the payer-side driver (:meth:`pay`)."""
+
+    def __init__(
+        self, settings: EmulatorSettings, state: GatewayState, rules: RuleBook, notifier: Notifier
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.rules = rules
+        self.notifier = notifier
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+
+    def close(self) -> None:
+        """Stop the timers of ``process`` payments (the emulator is shutting down)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def _payment(self, fields: Fields) -> Payment:
+        """The payment named by ``pg_payment_id`` (11068 when unknown)."""
+        payment = self.state.payments.get(_numeric_id(_required(fields, "pg_payment_id")) or 0)
+        if payment is None:
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        self._expire_if_due(payment)
+        return payment
+
+    def _by_order(self, order_id: str) -> Payment:
+        payment = self.state.latest_payment(order_id)
+        if payment is None:
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        self._expire_if_due(payment)
+        return payment
+
+    def _expire_if_due(self, payment: Payment) -> None:
+        if (
+            payment.status == "new"
+            and payment.expires_at is not None
+            and time.monotonic() >= payment.expires_at
+        ):
+            self._fail(payment, ErrorCode.PAYMENT_EXPIRED, "Payment lifetime expired", notify=False)
+
+    def _refuse_duplicate(self, order_id: str) -> None:
+        existing = self.state.latest_payment(order_id)
+        if existing is not None:
+            existing.create_requests += 1
+            raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
+
+    def _currency(self, fields: Fields) -> str:
+        currency = _optional_text(fields, "pg_currency", 3)
+        return currency or self.settings.currency
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _decide(self, payment: Payment, rule: Rule) -> None:
+        """Apply a rule's outcome to a payment the bank is deciding now."""
+        if rule.outcome == "ok":
+            self._succeed(payment)
+        elif rule.outcome == "error":
+            assert rule.error_code is not None
+            self._fail(payment, rule.error_code, rule.description)
+        else:
+            payment.status, payment.rule, payment.polls = "process", rule, 0
+            if rule.seconds is not None:
+                loop = asyncio.get_running_loop()
+                self._timers[payment.payment_id] = loop.call_later(
+                    rule.seconds, self._settle, payment
+                )
+
+    def _settle(self, payment: Payment) -> None:
+        """A ``process`` payment reaches its rule's final state."""
+        timer = self._timers.pop(payment.payment_id, None)
+        if timer is not None:
+            timer.cancel()
+        rule = payment.rule
+        if payment.status != "process" or rule is None:
+            return
+        if rule.then == "ok":
+            self._succeed(payment)
+        else:
+            assert rule.error_code is not None
+            self._fail(payment, rule.error_code, rule.description)
+
+    def _succeed(self, payment: Payment, pan: str | None = None) -> None:
+        payment.status, payment.awaiting, payment.rule = "success", None, None
+        payment.paid_at = now_text()
+        payment.captured = payment.auto_clearing
+        payment.clearing_amount = payment.amount if payment.captured else None
+        payment.auth_code = f"{secrets.randbelow(10**6):06d}"
+        payment.reference = f"{secrets.randbelow(10**12):012d}"
+        if payment.recurring_start and payment.recurring_profile_id is None:
+            self._start_recurring(payment, pan)
+        self._notify_result(payment)
+
+    def _fail(self, payment: Payment, code: int, description: str, *, notify: bool = True) -> None:
+        payment.status, payment.awaiting, payment.rule = "error", None, None
+        payment.paid_at = now_text()
+        payment.failure_code, payment.failure_description = code, description
+        if notify:
+            self._notify_result(payment)
+
+    def _start_recurring(self, payment: Payment, pan: str | None) -> None:
+        expires_on = _add_months(
+            datetime.date.today(), payment.recurring_lifetime or _DEFAULT_RECURRING_MONTHS
+        )
+        profile = RecurringProfile(
+            str(self.state.next_payment_id()),
+            payment.payment_id,
+            f"{expires_on.isoformat()} {now_text()[11:]}",
+            expires_on,
+            pan,
+        )
+        self.state.recurring[profile.profile_id] = profile
+        payment.recurring_profile_id = profile.profile_id
+
+    def _poll(self, payment: Payment) -> bool:
+        """Count a status poll of ``payment``; whether it settles once this poll is answered."""
+        rule = payment.rule
+        if payment.status != "process" or rule is None:
+            return False
+        payment.polls += 1
+        return rule.polls is not None and payment.polls >= rule.polls
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def _callback_fields(self, payment: Payment) -> dict[str, str]:
+        """What the Check request carries (C1)."""
+        amount = _money(payment.amount)
+        return {
+            "pg_order_id": payment.order_id,
+            "pg_payment_id": str(payment.payment_id),
+            "pg_amount": amount,
+            "pg_currency": payment.currency,
+            "pg_ps_amount": amount,
+            "pg_ps_full_amount": amount,
+            "pg_ps_currency": payment.currency,
+            **payment.merchant_fields,
+        }
+
+    def result_fields(self, payment: Payment) -> dict[str, str]:
+        """The Result notification of a finished payment (C2)."""
+        succeeded = payment.status == "success"
+        amount = _money(payment.amount)
+        fields = {
+            "pg_order_id": payment.order_id,
+            "pg_payment_id": str(payment.payment_id),
+            "pg_amount": amount,
+            "pg_currency": payment.currency,
+            "pg_net_amount": amount,
+            "pg_ps_amount": amount,
+            "pg_ps_full_amount": amount,
+            "pg_ps_currency": payment.currency,
+            "pg_description": payment.description,
+            "pg_result": _flag_text(succeeded),
+            "pg_payment_date": payment.paid_at or now_text(),
+            "pg_can_reject": _flag_text(payment.can_reject),
+            "pg_testing_mode": _flag_text(payment.testing_mode),
+            "pg_captured": _flag_text(payment.captured),
+            "pg_payment_method": payment.method,
+        }
+        if payment.card_pan is not None:
+            fields["pg_card_pan"] = payment.card_pan
+        if payment.card_token is not None:
+            fields["pg_card_token"] = payment.card_token
+        if payment.user_phone is not None:
+            fields["pg_user_phone"] = payment.user_phone
+        if payment.user_email is not None:
+            fields["pg_user_contact_email"] = payment.user_email
+        if succeeded and payment.auth_code is not None and payment.reference is not None:
+            fields["pg_auth_code"] = payment.auth_code
+            fields["pg_reference"] = payment.reference
+        profile = self.state.recurring.get(payment.recurring_profile_id or "")
+        if profile is not None:
+            fields["pg_recurring_profile_id"] = profile.profile_id
+            fields["pg_recurring_profile_expiry_date"] = profile.expiry_date
+        if payment.failure_code is not None:
+            fields["pg_failure_code"] = str(int(payment.failure_code))
+            fields["pg_failure_description"] = payment.failure_description
+        fields.update(payment.merchant_fields)
+        return fields
+
+    def _notify_result(self, payment: Payment) -> None:
+        if payment.result_url:
+            self.notifier.send(
+                payment.result_url,
+                payment.order_id,
+                self.result_fields(payment),
+                self.settings.secret_key,
+                "result",
+            )
+
+    async def _check(self, payment: Payment, url: str) -> str | None:
+        """Ask the merchant's check URL; ``None`` if it accepts, else why the payment fails."""
+        key = self.settings.secret_key
+        record, body = await self.notifier.ask(
+            url, payment.order_id, self._callback_fields(payment), key
+        )
+        if record.status != 200 or body is None:
+            return "The merchant's check URL did not answer"
+        try:
+            document = parse_xml(body)
+        except MalformedResponse:
+            return "The merchant's check answer is not XML"
+        if not verify_document(script_name(url), document, key):
+            return "The merchant's check answer is not signed"
+        status = document.fields.get("pg_status")
+        if status == "ok":
+            return None
+        description = document.fields.get("pg_description")
+        if isinstance(description, str) and description:
+            return description
+        return f"The merchant's check answered {status!r}"
+
+    async def pay(
+        self,
+        payment_id: int,
+        *,
+        card_number: str,
+        succeed: bool,
+        error_code: int,
+        error_description: str,
+    ) -> Payment:
+        """The payer completes the payment page (see ``Emulator.pay``)."""
+        payment = self.state.payments.get(payment_id)
+        if payment is None:
+            raise KeyError(f"no payment {payment_id}")
+        self._expire_if_due(payment)
+        if payment.status != "new" and payment.awaiting != "3ds":
+            raise ValueError(
+                f"payment {payment_id} is {payment.status}: only a new payment (or one waiting "
+                "for 3-D Secure) can be paid"
+            )
+        pan: str | None = None
+        if payment.card_token is not None:
+            card = self.state.cards.get(payment.card_token)
+            pan = None if card is None else card.pan
+        elif payment.method == "bankcard":
+            pan = card_number
+            payment.card_pan = mask_pan(card_number)
+        payment.status, payment.awaiting = "process", None
+        if payment.check_url:
+            payment.awaiting = "check"
+            refusal = await self._check(payment, payment.check_url)
+            if payment.status != "process" or payment.awaiting != "check":
+                return payment  # decided meanwhile
+            if refusal is not None:
+                self._fail(payment, ErrorCode.CHECK_REJECTED, refusal)
+                return payment
+        if succeed:
+            self._succeed(payment, pan)
+        else:
+            self._fail(payment, error_code, error_description)
+        return payment
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _status_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
+        """What both status scripts say about a payment (as seen before this poll settles)."""
+        refunded = payment.refunded_amount
+        fields: AnswerFields = {
+            "pg_status": "ok",
+            "pg_payment_id": str(payment.payment_id),
+            "pg_order_id": payment.order_id,
+            "pg_amount": _money(payment.amount),
+            "pg_currency": payment.currency,
+            "pg_payment_status": status,
+            "pg_payment_method": payment.method,
+            "pg_can_reject": _flag_text(payment.can_reject),
+            "pg_captured": _flag_text(payment.captured),
+            "pg_clearing_amount": _money(payment.clearing_amount or Decimal(0)),
+            "pg_refund_amount": _money(-refunded) if refunded else "0.00",
+        }
+        if payment.refunds:
+            fields["pg_refund_payments"] = {
+                "pg_refund_payment": [
+                    {
+                        "pg_payment_id": str(refund.payment_id),
+                        "pg_payment_status": refund.status,
+                        "pg_amount": _money(-refund.amount),
+                        "pg_payment_date": refund.date,
+                    }
+                    for refund in payment.refunds
+                ]
+            }
+        if payment.card_pan is not None:
+            fields["pg_card_pan"] = payment.card_pan
+        if payment.card_token is not None:
+            fields["pg_card_token"] = payment.card_token
+        if payment.user_phone is not None:
+            fields["pg_user_phone"] = payment.user_phone
+        if payment.user_email is not None:
+            fields["pg_user_email"] = payment.user_email
+        if status == "success" and payment.reference is not None:
+            fields["pg_reference"] = payment.reference
+            fields["pg_auth_code"] = payment.auth_code or ""
+        profile = self.state.recurring.get(payment.recurring_profile_id or "")
+        if profile is not None:  # not in the status docs; the Result carries the same
+            fields["pg_recurring_profile_id"] = profile.profile_id
+            fields["pg_recurring_profile_expiry_date"] = profile.expiry_date
+        fields["pg_create_date"] = payment.created_at
+        if payment.paid_at is not None:
+            fields["pg_payment_date"] = payment.paid_at
+        if payment.failure_code is not None:
+            fields["pg_failure_code"] = str(int(payment.failure_code))
+            fields["pg_failure_description"] = payment.failure_description
+        return fields
+
+    def _answer_poll(
+        self, payment: Payment, build: Callable[[Payment, PaymentStatus], AnswerFields]
+    ) -> Answer:
+        """Answer a status poll, then settle the payment if this poll was its last."""
+        due = self._poll(payment)
+        answer = Answer(build(payment, payment.status))
+        if due:
+            self._settle(payment)
+        return answer
+
+    def _status3(self, fields: Fields) -> Answer:
+        return self._answer_poll(self._payment(fields), self._status_fields)
+
+    def _status2(self, fields: Fields) -> Answer:
+        return self._answer_poll(
+            self._by_order(_required(fields, "pg_order_id")), self._transaction_fields
+        )
+
+    def _transaction_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
+        expired = payment.failure_code == ErrorCode.PAYMENT_EXPIRED
+        return {
+            "pg_status": "ok",
+            "pg_payment_id": str(payment.payment_id),
+            "pg_transaction_status": "incomplete" if expired else _TRANSACTION_STATUS[status],
+            "pg_can_reject": _flag_text(payment.can_reject),
+            "pg_testing_mode": _flag_text(payment.testing_mode),
+            "pg_captured": _flag_text(payment.captured),
+            "pg_create_date": payment.created_at,
+        }
+
+
+def _refund_status(parent: Payment, refund: Refund) -> AnswerFields:
+    """``g2g/status_v2`` about a refund, asked for by the refund's own payment id."""
+    return {
+        "pg_status": "ok",
+        "pg_payment_status": refund.status,
+        "pg_payment_id": str(refund.payment_id),
+        "pg_order_id": parent.order_id,
+        "pg_currency": parent.currency,
+        "pg_amount": _money(refund.amount),
+        "pg_payment_date": refund.date,
+        "pg_datetime": now_iso(),
+    }
+
+
+def _error_answer(payment: Payment, extra: dict[str, str]) -> Answer:
+    fields: AnswerFields = {
+        "pg_status": "error",
+        "pg_error_code": str(int(payment.failure_code)),  # type: ignore[arg-type]
+        "pg_error_description": payment.failure_description,
+        **extra,
+    }
+    return Answer(fields)

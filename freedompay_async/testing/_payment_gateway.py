@@ -1,0 +1,190 @@
+"""Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``, ``g2g/status_v2``).
+
+A part of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from decimal import Decimal
+
+from .._masking import mask_pan
+from ._payment_core import (
+    _ECI,
+    _ECI_3DS,
+    _WALLET_NAMES,
+    _WALLETS,
+    PaymentCore,
+    _error_answer,
+    _refund_status,
+)
+from ._protocol import (
+    EMULATOR_HOST,
+    Answer,
+    AnswerFields,
+    ErrorCode,
+    Fields,
+    _amount,
+    _choice,
+    _digits,
+    _flag,
+    _invalid,
+    _numeric_id,
+    _optional,
+    _refuse,
+    _required,
+    _text,
+    _url,
+    _user_id,
+)
+from ._state import (
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    now_iso,
+)
+
+__all__ = ["GatewayApiFlow"]
+
+
+class GatewayApiFlow(PaymentCore):
+    """Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``,
+    ``g2g/status_v2``)."""
+
+    # -- Gateway API: Token Pay, Apple Pay, Google Pay ---------------------------------------
+
+    def _g2g_payment(self, fields: Fields) -> Answer:
+        method = _choice(fields, "pg_payment_method", _WALLET_NAMES)
+        order_id = _text(fields, "pg_order_id", 50)
+        amount = _amount(fields)
+        description = _text(fields, "pg_description", 1024)
+        currency = self._currency(fields)
+        result_url = _url(fields, "pg_result_url")
+        if method is None:
+            user_id = _user_id(fields, required=True)
+            card = self.state.find_card(
+                user_id or "", _required(fields, "pg_card_token"), None, "payment"
+            )
+            if card is None:
+                raise _refuse(
+                    ErrorCode.CARD_NOT_FOUND,
+                    "Card not found: pg_card_token is no payment card of pg_user_id",
+                )
+            self._refuse_duplicate(order_id)
+            payment = self.state.add_payment(
+                Payment(
+                    self.state.next_payment_id(),
+                    order_id,
+                    amount,
+                    description,
+                    currency,
+                    method="card_token",
+                    endpoint="g2g/payment",
+                    status="process",
+                    user_id=user_id,
+                    card_pan=card.card_hash,
+                    card_token=card.token,
+                    result_url=result_url,
+                )
+            )
+            self._decide(payment, self.rules.resolve(order_id, amount, card.pan))
+            common = {
+                "pg_payment_id": str(payment.payment_id),
+                "pg_merchant_id": self.settings.merchant_id,
+                "pg_order_id": order_id,
+                "pg_datetime": now_iso(),
+            }
+            if payment.status == "error":
+                return _error_answer(payment, common)
+            return Answer({"pg_status": "ok", **common})
+        return self._wallet_payment(
+            fields, _WALLETS[method], order_id, amount, description, currency, result_url
+        )
+
+    def _wallet_payment(
+        self,
+        fields: Fields,
+        method: PaymentMethod,
+        order_id: str,
+        amount: Decimal,
+        description: str,
+        currency: str,
+        result_url: str | None,
+    ) -> Answer:
+        pan = _digits(fields, "pg_card_pan", 13, 20)
+        _digits(fields, "pg_card_year", 2, 2)
+        if not 1 <= int(_digits(fields, "pg_card_month", 2, 2)) <= 12:
+            raise _invalid("pg_card_month", "expected 01 to 12")
+        _required(fields, "pg_online_payment_cryptogram")
+        eci = _required(fields, "pg_eci_indicator")
+        if eci not in _ECI:
+            raise _invalid("pg_eci_indicator", f"expected one of {', '.join(sorted(_ECI))}")
+        if method == "apple_pay":
+            _text(fields, "pg_card_name", 255)
+        auto_clearing = _flag(fields, "pg_auto_clearing", True)
+        self._refuse_duplicate(order_id)
+        payment = self.state.add_payment(
+            Payment(
+                self.state.next_payment_id(),
+                order_id,
+                amount,
+                description,
+                currency,
+                method=method,
+                endpoint="g2g/payment",
+                status="process",
+                auto_clearing=auto_clearing,
+                card_pan=mask_pan(pan),
+                result_url=result_url,
+            )
+        )
+        answer: AnswerFields = {"pg_status": "ok", "pg_payment_id": str(payment.payment_id)}
+        if eci == _ECI_3DS:
+            payment.awaiting = "3ds"
+            answer["pg_3ds"] = "1"
+            answer["pg_3d_acsurl"] = f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}"
+            answer["pg_3d_md"] = secrets.token_hex(16)
+            answer["pg_3d_pareq"] = base64.b64encode(secrets.token_bytes(48)).decode("ascii")
+            answer["pg_datetime"] = now_iso()
+            return Answer(answer)
+        self._decide(payment, self.rules.resolve(order_id, amount, pan))
+        if payment.status == "error":
+            return _error_answer(
+                payment,
+                {
+                    "pg_payment_id": str(payment.payment_id),
+                    "pg_datetime": now_iso(),
+                },
+            )
+        answer["pg_3ds"] = "0"
+        if payment.status == "success":
+            answer["pg_auth_code"] = payment.auth_code or ""
+            answer["pg_reference"] = payment.reference or ""
+        answer["pg_datetime"] = now_iso()
+        return Answer(answer)
+
+    def _g2g_status(self, fields: Fields) -> Answer:
+        id_text = _optional(fields, "pg_payment_id")
+        order_id = _optional(fields, "pg_order_id")
+        if id_text is None:
+            if order_id is None:
+                raise _refuse(
+                    ErrorCode.INVALID_PARAMETER, "Missing required parameter pg_payment_id"
+                )
+            return self._answer_poll(self._by_order(order_id), self._gateway_status_fields)
+        number = _numeric_id(id_text) or 0
+        refunded = self.state.refunds.get(number)
+        if refunded is not None and order_id in (None, refunded[0].order_id):
+            return Answer(_refund_status(*refunded))
+        payment = self.state.payments.get(number)
+        if payment is None or order_id not in (None, payment.order_id):
+            raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
+        self._expire_if_due(payment)
+        return self._answer_poll(payment, self._gateway_status_fields)
+
+    def _gateway_status_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
+        fields = self._status_fields(payment, status)
+        fields["pg_datetime"] = now_iso()
+        return fields

@@ -1,0 +1,81 @@
+"""Mobile balance payments (``mfs/*``).
+
+A part of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+"""
+
+from __future__ import annotations
+
+from ._payment_core import (
+    _PAYMENT_SYSTEMS,
+    MOBILE_PROCESS_PHONE,
+    MOBILE_TEST_CODE,
+    PaymentCore,
+    _error_answer,
+)
+from ._protocol import (
+    Answer,
+    ErrorCode,
+    Fields,
+    _choice,
+    _digits,
+    _refuse,
+    _required,
+)
+from ._rules import Rule
+from ._state import (
+    Payment,
+)
+
+__all__ = ["MobileFlow"]
+
+
+class MobileFlow(PaymentCore):
+    """Mobile balance payments (``mfs/*``)."""
+
+    # -- mobile balance ----------------------------------------------------------------------
+
+    def _mfs_pay(self, fields: Fields) -> Answer:
+        payment = self._payment(fields)
+        phone = _digits(fields, "pg_abonent_phone", 11, 11)
+        system = _choice(fields, "pg_payment_system_code", _PAYMENT_SYSTEMS)
+        if payment.method != "mobile_commerce" or payment.status != "new":
+            raise _refuse(
+                ErrorCode.INVALID_STATE,
+                f"Payment is a {payment.status} {payment.method} payment: only a new "
+                "mobile_commerce payment is paid from a phone",
+            )
+        payment.status, payment.awaiting = "process", "approval"
+        payment.abonent_phone, payment.payment_system = phone, system
+        return Answer({"pg_status": "need_approve", "pg_payment_id": str(payment.payment_id)})
+
+    def _awaiting_code(self, payment: Payment) -> None:
+        if payment.awaiting != "approval":
+            raise _refuse(
+                ErrorCode.INVALID_STATE,
+                f"Payment is {payment.status}: no one-time code is awaited (call mfs/pay first)",
+            )
+
+    def _mfs_approve(self, fields: Fields) -> Answer:
+        payment = self._payment(fields)
+        code = _required(fields, "pg_approval_code")
+        self._awaiting_code(payment)
+        if code != MOBILE_TEST_CODE:
+            raise _refuse(ErrorCode.INVALID_APPROVAL_CODE, "Invalid approval code")
+        payment.awaiting = None
+        if payment.user_phone is None:
+            payment.user_phone = payment.abonent_phone
+        if payment.abonent_phone == MOBILE_PROCESS_PHONE:
+            rule = Rule.process(polls=1)
+        else:
+            rule = self.rules.resolve(payment.order_id, payment.amount, None)
+        self._decide(payment, rule)
+        common = {"pg_payment_id": str(payment.payment_id)}
+        if payment.status == "error":
+            return _error_answer(payment, common)
+        return Answer({"pg_status": "ok" if payment.status == "success" else "process", **common})
+
+    def _mfs_resend_code(self, fields: Fields) -> Answer:
+        payment = self._payment(fields)
+        self._awaiting_code(payment)
+        payment.code_resends += 1
+        return Answer({"pg_status": "ok", "pg_payment_id": str(payment.payment_id)})
