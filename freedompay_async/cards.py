@@ -359,7 +359,7 @@ class Cards:
             order_id=to_text(page.answer.get("pg_order_id")),
         )
 
-    async def charge(self, payment: CardPayment | int) -> Payment:
+    async def charge(self, payment_id: CardPayment | int) -> Payment:
         """Charge a created card payment without the payer (``card/direct``).
 
         Given the :class:`CardPayment` (rather than its id) the result carries its order id
@@ -367,9 +367,9 @@ class Cards:
         ``client.payments.wait(payment_id)``. A lost answer is resolved through the payment's
         status; never sent twice.
         """
-        created = payment if isinstance(payment, CardPayment) else None
-        payment_id = payment.payment_id if isinstance(payment, CardPayment) else payment
-        params = {"pg_payment_id": payment_id_text(payment_id)}
+        created = payment_id if isinstance(payment_id, CardPayment) else None
+        number = payment_id.payment_id if isinstance(payment_id, CardPayment) else payment_id
+        params = {"pg_payment_id": payment_id_text(number)}
 
         async def attempt() -> Payment:
             answer = await self._client.call(self._DIRECT, params)
@@ -378,10 +378,10 @@ class Cards:
             return Payment.from_answer(answer, created.order_id, created.amount)
 
         async def charged() -> Payment | None:
-            payment = await self._payments.status(payment_id)
-            return None if payment.state is PaymentState.NEW else payment
+            current = await self._payments.status(number)
+            return None if current.state is PaymentState.NEW else current
 
-        return await settle(attempt(), charged, endpoint=self._DIRECT, payment_id=payment_id)
+        return await settle(attempt(), charged, endpoint=self._DIRECT, payment_id=number)
 
     async def _open_form(
         self,

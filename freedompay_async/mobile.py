@@ -92,34 +92,34 @@ class Mobile:
         )
 
     async def pay(
-        self, payment: PaymentPage | int, *, phone: str, operator: str | None = None
+        self, payment_id: PaymentPage | int, *, phone: str, operator: str | None = None
     ) -> Payment:
         """Charge ``phone``; usually answers ``state == NEED_APPROVE`` (an SMS code was sent).
 
         Given the :class:`PaymentPage` from :meth:`init` (rather than its id), the result
         carries its order id and amount, which the gateway's answer does not.
         """
-        payment_id, created = _identify(payment)
+        number, created = _identify(payment_id)
         params: dict[str, object] = {
-            "pg_payment_id": payment_id_text(payment_id),
+            "pg_payment_id": payment_id_text(number),
             "pg_abonent_phone": check.phone("pg_abonent_phone", phone),
         }
         if operator is not None:
             params["pg_payment_system_code"] = check.one_of(
                 "pg_payment_system_code", operator, OPERATORS
             )
-        return await self._charge(self._PAY, params, payment_id, created)
+        return await self._charge(self._PAY, params, number, created)
 
-    async def approve(self, payment: PaymentPage | int, *, code: str) -> Payment:
+    async def approve(self, payment_id: PaymentPage | int, *, code: str) -> Payment:
         """Confirm with the SMS code: ``SUCCESS`` (debited) or ``PROCESS`` (poll the status).
 
         As with :meth:`pay`, the :class:`PaymentPage` gives the result its order id and amount.
         """
         if not (isinstance(code, str) and code.isdigit() and 4 <= len(code) <= 8):
             raise ValidationError("pg_approval_code", "must be the 4-8 digit SMS code")
-        payment_id, created = _identify(payment)
-        params = {"pg_payment_id": payment_id_text(payment_id), "pg_approval_code": code}
-        return await self._charge(self._APPROVE, params, payment_id, created)
+        number, created = _identify(payment_id)
+        params = {"pg_payment_id": payment_id_text(number), "pg_approval_code": code}
+        return await self._charge(self._APPROVE, params, number, created)
 
     async def resend_code(self, payment_id: int) -> None:
         """Send the SMS code again."""
