@@ -37,6 +37,7 @@ from freedompay_async import (
 )
 from freedompay_async.batch import Journal, RowState, run_payout_batch
 from freedompay_async.batch._rows import payout_row
+from freedompay_async.payouts import _poll_delay
 from freedompay_async.testing import Emulator, Fault, OutageProxy, Rule
 
 pytestmark = pytest.mark.anyio
@@ -485,3 +486,9 @@ async def test_random_faults_outages_and_lag_never_pay_twice_nor_hide_a_payout(
         if not isinstance(result, (PayoutOutcomeUnknown, PayoutPending, RequestNotSent)):
             assert result.state is PayoutState.SUCCESS, (order, result)  # type: ignore[attr-defined]
             assert created == 1
+
+
+def test_status_polls_of_one_payout_keep_the_docs_pace_by_default() -> None:
+    delays = [_poll_delay(PayoutPolicy(), polls) for polls in range(8) for _ in range(200)]
+    assert min(delays) >= 1.5  # the docs: 1.5-2 s at least between calls about one payment
+    assert max(delays) <= PayoutPolicy().poll_max
