@@ -36,7 +36,7 @@ from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
 from ._polling import WaitClock
 from ._telemetry import operation
-from ._wire import parse_xml
+from ._wire import Params, parse_xml
 from .errors import (
     AnswerMismatch,
     BadSignature,
@@ -500,6 +500,15 @@ class Payouts:
         params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
         if payment_id is not None:
             params["pg_payment_id"] = check.positive_int("pg_payment_id", payment_id)
+        answer, state_field = await self._status_answer(params, version, api)
+        payout = Payout.from_answer(order_id, answer, state_field=state_field)
+        return _same_payment(payout, payment_id)
+
+    async def _status_answer(
+        self, params: Params, version: int | None, api: Literal["gateway", "merchant"]
+    ) -> tuple[GatewayResponse, str]:
+        """The status answer from the script that knows the payout, and the field that holds
+        the payout's state there (v2 answers: ``pg_status`` is only the request's status)."""
         if api == "merchant":
             answer = await self._client.call(self._MERCHANT_STATUS2, params)
             if answer.get("pg_payment_id") == "0":  # M8: 0 means "not found (yet)"
@@ -510,23 +519,16 @@ class Payouts:
                     fields=dict(answer.fields),
                     endpoint=answer.endpoint,
                 )
-            return _same_payment(
-                Payout.from_answer(order_id, answer, state_field="pg_payment_status"), payment_id
-            )
+            return answer, "pg_payment_status"
         if version == 1 or (version is None and self._status_v2_refused):
-            answer = await self._client.call(self._STATUS, params)
-            return _same_payment(Payout.from_answer(order_id, answer), payment_id)
+            return await self._client.call(self._STATUS, params), "pg_status"
         try:
-            answer = await self._client.call(self._STATUS2, params)
+            return await self._client.call(self._STATUS2, params), "pg_payment_status"
         except UnexpectedHTTPStatus as exc:
             if version == 2 or exc.status not in _V2_REFUSED:
                 raise
             self._status_v2_refused = True
-            answer = await self._client.call(self._STATUS, params)
-            return _same_payment(Payout.from_answer(order_id, answer), payment_id)
-        return _same_payment(
-            Payout.from_answer(order_id, answer, state_field="pg_payment_status"), payment_id
-        )
+            return await self._client.call(self._STATUS, params), "pg_status"
 
     @operation("payouts.status_by_payment")
     async def status_by_payment(self, payment_id: int, *, order_id: str | None = None) -> Payout:
