@@ -88,11 +88,29 @@ class WordEnum(enum.Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
-        aliases = _ALIASES.get(cls)
-        if aliases is None:  # built once per enum, not per unexpected word
-            aliases = _ALIASES[cls] = {None: cls.__members__["UNKNOWN"]}
-            aliases.update(cls._aliases())
+        aliases = _aliases_of(cls)
         return aliases.get(value if isinstance(value, str) else None, aliases[None])
+
+    @classmethod
+    def of(cls, word: str) -> Any:
+        """``cls(word)`` by one lookup (an alias or unknown word in ``cls()`` goes through
+        an exception inside ``enum``)."""
+        words = _WORDS.get(cls)
+        if words is None:
+            words = _WORDS[cls] = {**_aliases_of(cls), **cls._value2member_map_}
+            del words[None]
+        member = words.get(word)
+        return cls(word) if member is None else member
+
+
+def _aliases_of(cls: type[WordEnum]) -> dict[str | None, Any]:
+    aliases = _ALIASES.get(cls)
+    if aliases is None:  # built once per enum, not per unexpected word
+        aliases = _ALIASES[cls] = {None: cls.__members__["UNKNOWN"]}
+        aliases.update(cls._aliases())
+    return aliases
 
 
 _ALIASES: dict[type[WordEnum], dict[str | None, Any]] = {}
+#: Every member's value and alias -> the member, per enum.
+_WORDS: dict[type[WordEnum], dict[str | None, Any]] = {}

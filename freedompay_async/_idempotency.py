@@ -24,9 +24,24 @@ def default_idempotency_key(
     identical request, and a different one as soon as any field differs (seed 001: a key must
     never be reused for a different operation; a new request after "need data" is a new one).
     """
-    content = hashlib.sha256()
-    for name, value in sorted(pair for pair in fields if pair[0] not in _NOT_CONTENT):
-        content.update(f"{len(name)}:{name}={len(value)}:{value};".encode())
-    return str(
-        uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{merchant_id}:{operation}:{content.hexdigest()}")
+    content = "".join(
+        [
+            f"{len(name)}:{name}={len(value)}:{value};"
+            for name, value in sorted(pair for pair in fields if pair[0] not in _NOT_CONTENT)
+        ]
     )
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    return _uuid5(f"{merchant_id}:{operation}:{digest}")
+
+
+_NAMESPACE_BYTES = _IDEMPOTENCY_NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))`` without building a UUID (a quarter
+    of the time)."""
+    octets = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    octets[6] = octets[6] & 0x0F | 0x50  # version 5
+    octets[8] = octets[8] & 0x3F | 0x80  # RFC 4122 variant
+    text = octets.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -37,7 +37,7 @@ from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
 from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
-from ._wire import Params, encode_form, flatten, parse_xml
+from ._wire import Params, _form_quote, encode_form, flatten, parse_xml
 from .errors import (
     AnswerMismatch,
     ConfigurationError,
@@ -55,7 +55,7 @@ from .errors import (
 )
 from .models import GatewayResponse, PageAnswer
 from .retry import RetryPolicy
-from .signing import new_salt, sign_fields, verify_document
+from .signing import new_salt, sign_parts, signing_parts, verify_document
 
 __all__ = ["Requestor", "default_idempotency_key"]
 
@@ -90,10 +90,10 @@ class _Call:
     """One logical operation; every attempt of it is signed anew by :meth:`sign`."""
 
     __slots__ = (
-        "_encoded_params",
-        "_named_params",
+        "_body_head",
+        "_sign_head",
+        "_sign_tail",
         "_signed_attempt",
-        "_tail_position",
         "attempts",
         "endpoint",
         "http_status",
@@ -140,30 +140,25 @@ class _Call:
         #: The HTTP status of the current attempt's answer (None until one arrives).
         self.http_status: int | None = None
         self._signed_attempt = 0
-        self._named_params = [(sig_name, value) for sig_name, _, value in fields]
-        self._encoded_params = encode_form((form, value) for _, form, value in fields)
-        self._tail_position = len(params)
+        # The client's own fields go after the caller's; the gateway numbers fields in the
+        # order it receives them, which is exactly this order. Only the salt (and so the sig)
+        # changes between attempts: everything else is sorted, joined and encoded once here.
+        tail = [("pg_merchant_id", merchant_id)]
+        if idempotency_key is not None:
+            tail.append(("pg_idempotency_key", idempotency_key))
+        position = len(params)
+        salt_name = f"pg_salt{position + len(tail) + 1:03d}"
+        named = [(sig_name, value) for sig_name, _, value in fields]
+        named += [(f"{name}{position + i:03d}", value) for i, (name, value) in enumerate(tail, 1)]
+        named.append((salt_name, ""))
+        self._sign_head, self._sign_tail = signing_parts(endpoint.script, named, salt_name, secret)
+        self._body_head = encode_form([*((form, value) for _, form, value in fields), *tail])
 
     def signed_body(self, salt: str) -> bytes:
-        """The form body of one attempt: the parameters, then merchant id, key, salt and sig.
-
-        The client's own fields go after the caller's, so the caller's flat names (and their
-        position suffixes) are computed once per call; the gateway numbers fields in the order
-        it receives them, which is exactly this order.
-        """
-        tail = [("pg_merchant_id", self.merchant_id)]
-        if self.idempotency_key is not None:
-            tail.append(("pg_idempotency_key", self.idempotency_key))
-        tail.append(("pg_salt", salt))
-        named = self._named_params + [
-            (f"{name}{self._tail_position + i:03d}", value)
-            for i, (name, value) in enumerate(tail, 1)
-        ]
-        tail.append(("pg_sig", sign_fields(self.endpoint.script, named, self.secret)))
-        encoded_tail = encode_form(tail)
-        if not self._encoded_params:
-            return encoded_tail
-        return self._encoded_params + b"&" + encoded_tail
+        """The form body of one attempt: the parameters, then merchant id, key, salt and sig."""
+        sig = sign_parts(self._sign_head, salt, self._sign_tail)
+        # (The head always holds pg_merchant_id; a sig is hex.)
+        return self._body_head + f"&pg_salt={_form_quote(salt)}&pg_sig={sig}".encode()
 
     async def sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         """aiohttp client middleware: sign this attempt with a fresh salt.
@@ -345,48 +340,25 @@ class Requestor:
     def send(
         self, session: aiohttp.ClientSession, call: _Call
     ) -> Coroutine[Any, Any, GatewayResponse]:
-        """Send ``call`` and return its verified XML answer (see :meth:`_send`)."""
-        return self._send(session, call, self._decode)
+        """Send ``call`` and return its verified XML answer (see :meth:`_attempt`)."""
+        return self._attempt(session, call, self._decode)
 
     def send_page(
         self, session: aiohttp.ClientSession, call: _Call
     ) -> Coroutine[Any, Any, PageAnswer]:
         """Send ``call`` to a script that answers with a page for the payer's browser."""
-        return self._send(session, call, self._decode_page)
+        return self._attempt(session, call, self._decode_page)
 
-    async def _send(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
-        """Send ``call``, repeating attempts only where :meth:`_Call.may_retry` allows.
+    async def _attempt(
+        self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T], first: bool = True
+    ) -> T:
+        """One signed attempt: post, read, decode; one log line. One frame (thousands of calls
+        in flight each hold it).
 
         The first attempt runs directly: tenacity costs tens of microseconds per use, and the
         common case (the first attempt answers) should not pay for machinery it never needs.
-        Tenacity takes over once an attempt failed in a way that may be retried, with the
-        policy's bounds counted from the first attempt.
+        Where it failed in a way :meth:`_Call.may_retry` allows, :meth:`_repeat` takes over.
         """
-        started = time.monotonic()
-        try:
-            return await self._attempt(session, call, decode)
-        except FreedomPayError as exc:
-            if self._retry.attempts == 1 or not call.may_retry(exc):
-                raise
-        remaining = self._retry.deadline - (time.monotonic() - started)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry.attempts - 1) | stop_after_delay(max(remaining, 0)),
-            wait=self._wait,
-            retry=retry_if_exception(call.may_retry),
-            before=self._back_off,
-            sleep=anyio.sleep,
-            reraise=True,
-        )
-        return await retrying(self._attempt, session, call, decode)
-
-    async def _back_off(self, state: RetryCallState) -> None:
-        """Before tenacity's first attempt (the call's second): the policy's first wait."""
-        if state.attempt_number == 1:
-            await anyio.sleep(self._first_wait(state))
-
-    async def _attempt(self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T]) -> T:
-        """One signed attempt: post, read, decode; one log line. One frame (thousands of calls
-        in flight each hold it)."""
         call.attempts += 1
         call.http_status = None
         probe = self._telemetry.start_attempt(call) if self._telemetry.on else None
@@ -433,9 +405,38 @@ class Requestor:
             result = decode(call, status, content_type, location, answer)
         except BaseException as exc:
             self._attempt_done(probe, call, None, exc, started)
-            raise
-        self._attempt_done(probe, call, result, None, started)
-        return result
+            if not (
+                first
+                and self._retry.attempts > 1
+                and isinstance(exc, FreedomPayError)
+                and call.may_retry(exc)
+            ):
+                raise
+        else:
+            self._attempt_done(probe, call, result, None, started)
+            return result
+        return await self._repeat(session, call, decode, started)
+
+    async def _repeat(
+        self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T], started: float
+    ) -> T:
+        """The attempts after a first one that failed in a way that may be retried: tenacity,
+        with the policy's bounds counted from the first attempt (``started``)."""
+        remaining = self._retry.deadline - (time.perf_counter() - started)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts - 1) | stop_after_delay(max(remaining, 0)),
+            wait=self._wait,
+            retry=retry_if_exception(call.may_retry),
+            before=self._back_off,
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        return await retrying(self._attempt, session, call, decode, False)
+
+    async def _back_off(self, state: RetryCallState) -> None:
+        """Before tenacity's first attempt (the call's second): the policy's first wait."""
+        if state.attempt_number == 1:
+            await anyio.sleep(self._first_wait(state))
 
     def _attempt_done(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import types
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextvars import ContextVar
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from .batch._store import JournalStore
     from .telemetry import Telemetry
 
-__all__ = ["OUTCOMES", "Recorder", "attempt_outcome", "operation"]
+__all__ = ["OUTCOMES", "Recorder", "attempt_outcome", "bind_unobserved", "operation"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -456,6 +457,23 @@ def operation(
                 name, method(self, *args, **kwargs), order_id, payout=payout, poll=poll
             )
 
+        _UNOBSERVED[observed] = method
         return observed
 
     return decorate
+
+
+#: Each :func:`operation` wrapper -> the method it wraps.
+_UNOBSERVED: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def bind_unobserved(facade: object) -> None:
+    """Telemetry off (decided once per client): bind ``facade``'s operations on the instance
+    without their wrapper, so that a call in flight holds no wrapper frame (and no second copy
+    of its arguments)."""
+    kind = type(facade)
+    for name in dir(kind):
+        member = getattr(kind, name)
+        method = _UNOBSERVED.get(member) if isinstance(member, types.FunctionType) else None
+        if method is not None:
+            setattr(facade, name, types.MethodType(method, facade))

@@ -15,7 +15,7 @@ from ._convert import REGION_TIMEZONES
 from ._endpoints import Endpoint, KeyKind, endpoint_for_path, merchant_template
 from ._requestor import Requestor
 from ._secret import _Secret
-from ._telemetry import Recorder
+from ._telemetry import Recorder, bind_unobserved
 from ._wire import MAX_BODY_BYTES, Params
 from .cards import Cards, PayoutCardStorage
 from .errors import ClientClosed, ConfigurationError
@@ -151,6 +151,9 @@ class FreedomPayClient:
         self.cards = Cards(self, self.payments, payout_card_storage)
         #: Mobile balance: ``init``, ``pay``, ``approve``, ``resend_code``, ``status``.
         self.mobile = Mobile(self, self.payments)
+        if not self._telemetry.on:
+            for facade in (self.payouts, self.payments, self.tokens, self.cards, self.mobile):
+                bind_unobserved(facade)
 
     def __repr__(self) -> str:
         return f"FreedomPayClient(merchant_id={self.merchant_id!r}, base_url={self.base_url!r})"

@@ -163,7 +163,7 @@ class Payout:
         return cls(
             order_id=str(fields.get("pg_order_id") or order_id),
             payment_id=to_int(fields.get("pg_payment_id")),
-            state=PayoutState(word),
+            state=PayoutState.of(word),
             amount=to_decimal(amount),
             balance=to_decimal(fields.get("pg_balance")),
             card_hash=fields.get("pg_card_hash") or None,
@@ -632,28 +632,29 @@ class Payouts:
     async def _create_and_wait(
         self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str, wait: bool
     ) -> Payout:
-        payout = await self._create(endpoint, params, order_id)
-        if wait and not payout.is_final:
-            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
-        return payout
-
-    async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
-        """Send the create call once; resolve an ambiguous outcome through the status."""
+        """Send the create call once; resolve an ambiguous outcome through the status; with
+        ``wait``, wait for a ``process`` payout to be final. One frame (thousands of payouts in
+        flight each hold it)."""
+        ambiguous: FreedomPayError | None = None
         try:
-            return _final(Payout.from_answer(order_id, await self._client.call(endpoint, params)))
+            payout = _final(Payout.from_answer(order_id, await self._client.call(endpoint, params)))
         except (OrderExists, GatewayOutcomeUnknown, UnknownMerchant) as exc:
             # "Order exists" says the payout is there; 9999 says "ask the status"; an unsigned
             # "unknown merchant" proves nothing. None of them is a refusal of this create.
-            ambiguous: FreedomPayError = exc
+            ambiguous = exc
         except GatewayError as exc:
-            if exc.fields.get("pg_order_id") != order_id:
-                return await self._confirm_refusal(endpoint, order_id, exc)
-            raise  # a signed refusal of this very order
+            if exc.fields.get("pg_order_id") == order_id:
+                raise  # a signed refusal of this very order
+            payout = await self._confirm_refusal(endpoint, order_id, exc)
         except RequestNotSent:
             raise  # certainly not sent (on every attempt)
         except (OutcomeUnknown, ProtocolError) as exc:
             ambiguous = exc
-        return await self._reconcile(endpoint, order_id, ambiguous)
+        if ambiguous is not None:
+            payout = await self._reconcile(endpoint, order_id, ambiguous)
+        if wait and not payout.is_final:
+            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
+        return payout
 
     async def _confirm_refusal(
         self, endpoint: Endpoint, order_id: str, refusal: GatewayError

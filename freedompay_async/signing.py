@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ._masking import mask_card_numbers
@@ -54,6 +54,23 @@ def sign_fields(script: str, named_values: Iterable[tuple[str, str]], secret_key
     return _digest(_joined(script, named_values, secret_key))
 
 
+def signing_parts(
+    script: str, named_values: Iterable[tuple[str, str]], slot: str, secret_key: str
+) -> tuple[str, str]:
+    """The signing string of ``named_values`` around the value named ``slot`` (left out):
+    ``sign_fields(...)`` is the digest of ``head + value + tail``. Lets a request be signed
+    for each new salt without sorting and joining its other fields again."""
+    ordered = sorted(named_values)
+    values = [value for _, value in ordered]
+    index = [name for name, _ in ordered].index(slot)
+    return ";".join((script, *values[:index], "")), ";".join(("", *values[index + 1 :], secret_key))
+
+
+def sign_parts(head: str, value: str, tail: str) -> str:
+    """``pg_sig`` from :func:`signing_parts`' head and tail and the slot's value."""
+    return _digest(head + value + tail)
+
+
 def sign(script: str, params: Params, secret_key: str) -> str:
     """``pg_sig`` of ``params`` sent to the script ``script`` (a ``pg_sig`` in params is ignored).
 
@@ -79,13 +96,15 @@ def new_salt() -> str:
     return secrets.token_hex(8)
 
 
-def _xml_fields(leaves: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def _xml_fields(leaves: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     # The reference signer flattens the XML into `tag001` names and then runs that flat array
     # through its parameter flattening again, which appends a second position suffix. Reproduce
     # it, including PHP's "first one wins" for a repeated flat name.
-    unique: dict[str, str] = {}
-    for name, value in leaves:
-        unique.setdefault(name, value)
+    unique = dict(leaves)
+    if len(unique) != len(leaves):  # a repeated name: its first value counts
+        unique = {}
+        for name, value in leaves:
+            unique.setdefault(name, value)
     return [
         (f"{name}{position:03d}", value) for position, (name, value) in enumerate(unique.items(), 1)
     ]

@@ -1,11 +1,33 @@
-"""Per-call work that is done once: enum aliases, read timers."""
+"""Per-call work that is done once (enum aliases, read timers), and the hot path's shortcuts."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import parse_qsl, quote_plus
 
-from freedompay_async import DEFAULT_TIMEOUT
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from freedompay_async import (
+    DEFAULT_TIMEOUT,
+    FreedomPayClient,
+    Payouts,
+    PayoutState,
+    Telemetry,
+    signing,
+)
 from freedompay_async._convert import WordEnum
+from freedompay_async._endpoints import endpoint_for_path
+from freedompay_async._idempotency import (
+    _IDEMPOTENCY_NAMESPACE,
+    _uuid5,
+    default_idempotency_key,
+)
+from freedompay_async._validation import _luhn_ok
+from freedompay_async._wire import _form_quote, encode_form
+from freedompay_async.signing import sign_fields, sign_parts, signing_parts
 
 
 def test_word_enum_aliases_are_built_once() -> None:
@@ -33,3 +55,105 @@ def test_the_default_timeout_bounds_attempts_without_a_read_timer() -> None:
     assert DEFAULT_TIMEOUT.sock_read is None
     assert DEFAULT_TIMEOUT.total == 90
     assert DEFAULT_TIMEOUT.connect == 10  # "certainly not sent" stays bounded
+
+
+# The per-call hot path's shortcuts give exactly what the plain way gives.
+
+_any_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
+
+
+@given(_any_text)
+def test_form_quoting_is_quote_plus(text: str) -> None:
+    assert _form_quote(text) == quote_plus(text)
+
+
+def test_form_bodies_are_pinned() -> None:
+    fields = [("pg_post_link", "https://m.example/a b?x=1&y=é~"), ("a[0][b]", "1")]
+    assert encode_form(fields) == (
+        b"pg_post_link=https%3A%2F%2Fm.example%2Fa+b%3Fx%3D1%26y%3D%C3%A9~&a%5B0%5D%5Bb%5D=1"
+    )
+
+
+@given(
+    st.dictionaries(st.from_regex(r"pg_[a-z]{1,8}", fullmatch=True), _any_text, max_size=8),
+    st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
+)
+def test_a_salt_slot_signs_as_the_whole(params: dict[str, str], salt: str) -> None:
+    named = [(f"{name}{i:03d}", value) for i, (name, value) in enumerate(params.items(), 1)]
+    slot = f"pg_salt{len(named) + 1:03d}"
+    head, tail = signing_parts("p2p2nonreg", [*named, (slot, "")], slot, "key")
+    assert sign_parts(head, salt, tail) == sign_fields("p2p2nonreg", [*named, (slot, salt)], "key")
+
+
+@pytest.mark.parametrize(
+    ("path", "key"), [("g2g/p2p2nonreg", "payout-key"), ("init_payment.php", "payment-key")]
+)
+def test_each_attempts_body_is_signed_over_exactly_what_it_sends(path: str, key: str) -> None:
+    endpoint = endpoint_for_path(path)
+    assert endpoint is not None
+    client = FreedomPayClient("552893", "payment-key", payout_secret_key="payout-key")
+    call = client._requestor.prepare(
+        endpoint,
+        {"pg_order_id": "O-1", "pg_amount": "1.00", "pg_description": "Зарплата & bonus"},
+    )
+    salts = ("0123456789abcdef", "fedcba9876543210")
+    bodies = [call.signed_body(salt) for salt in salts]
+    ours = ["pg_merchant_id", "pg_idempotency_key"] if call.idempotency_key else ["pg_merchant_id"]
+    for body, salt in zip(bodies, salts, strict=True):
+        fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        assert list(fields) == [
+            "pg_order_id",
+            "pg_amount",
+            "pg_description",
+            *ours,
+            "pg_salt",
+            "pg_sig",
+        ]
+        assert (fields["pg_merchant_id"], fields["pg_salt"]) == ("552893", salt)
+        assert fields.get("pg_idempotency_key") == call.idempotency_key
+        assert signing.verify(endpoint.script, fields, key)
+    assert bodies[0] != bodies[1]
+
+
+@given(_any_text)
+def test_idempotency_uuids_are_uuid5(name: str) -> None:
+    assert _uuid5(name) == str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))
+
+
+def test_default_idempotency_keys_are_pinned() -> None:
+    # Journals keep these across versions: a resumed batch must derive the same key.
+    fields = [("pg_order_id", "O-1"), ("pg_amount", "1.00"), ("pg_description", "Зарплата & bonus")]
+    assert default_idempotency_key("552893", "p2p2nonreg", [*fields, ("pg_salt", "x")]) == (
+        "08b37477-2164-5d7c-b72e-ffbc15eddd4f"
+    )
+
+
+@pytest.mark.parametrize("word", ["ok", "success", "error", "process", "unknown", "new", ""])
+def test_word_lookup_is_the_enum_call(word: str) -> None:
+    assert PayoutState.of(word) is PayoutState(word)
+
+
+def _luhn_reference(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        digit = int(char) * (2 if index % 2 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return total % 10 == 0
+
+
+@given(st.from_regex(r"[0-9]{1,20}", fullmatch=True))
+def test_luhn_is_the_reference(digits: str) -> None:
+    assert _luhn_ok(digits) is _luhn_reference(digits)
+
+
+def test_operations_lose_their_telemetry_wrapper_only_when_nothing_is_recorded() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    quiet = FreedomPayClient("552893", "key", telemetry=Telemetry(enabled=False))
+    traced = FreedomPayClient(
+        "552893", "key", telemetry=Telemetry(tracer_provider=TracerProvider())
+    )
+    for name in ("to_card", "status", "wait", "balance"):
+        wrapper = getattr(Payouts, name)
+        assert getattr(quiet.payouts, name).__func__ is wrapper.__wrapped__
+        assert getattr(traced.payouts, name).__func__ is wrapper

@@ -387,18 +387,18 @@ async def test_no_secret_in_any_export_over_a_chaos_run(
 ) -> None:
     salts: list[str] = []
     signatures: list[str] = []
-    new_salt, sign_fields = signing.new_salt, signing.sign_fields
+    new_salt, sign_parts = signing.new_salt, signing.sign_parts
 
     def recording_salt() -> str:
         salts.append(new_salt())
         return salts[-1]
 
     def recording_sign(*args: Any) -> str:
-        signatures.append(sign_fields(*args))
+        signatures.append(sign_parts(*args))
         return signatures[-1]
 
     monkeypatch.setattr(_requestor, "new_salt", recording_salt)
-    monkeypatch.setattr(_requestor, "sign_fields", recording_sign)
+    monkeypatch.setattr(_requestor, "sign_parts", recording_sign)
     faults = [
         Fault.drop_after_commit(endpoint=CREATE, order_id="X-0"),
         Fault.drop_before(endpoint=CREATE, order_id="X-1", times=1),
