@@ -37,7 +37,7 @@ from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
 from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
-from ._wire import Params, _form_quote, encode_form, flatten, parse_xml
+from ._wire import POSITION, Params, _form_quote, encode_form, flatten, parse_xml
 from .errors import (
     AnswerMismatch,
     ConfigurationError,
@@ -147,9 +147,9 @@ class _Call:
         if idempotency_key is not None:
             tail.append(("pg_idempotency_key", idempotency_key))
         position = len(params)
-        salt_name = f"pg_salt{position + len(tail) + 1:03d}"
+        salt_name = "pg_salt" + POSITION[position + len(tail) + 1]
         named = [(sig_name, value) for sig_name, _, value in fields]
-        named += [(f"{name}{position + i:03d}", value) for i, (name, value) in enumerate(tail, 1)]
+        named += [(name + POSITION[position + i], value) for i, (name, value) in enumerate(tail, 1)]
         named.append((salt_name, ""))
         self._sign_head, self._sign_tail = signing_parts(endpoint.script, named, salt_name, secret)
         self._body_head = encode_form([*((form, value) for _, form, value in fields), *tail])

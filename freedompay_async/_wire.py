@@ -26,6 +26,7 @@ from .errors import MalformedResponse, UnsupportedValueType, ValidationError
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "POSITION",
     "FlatField",
     "Params",
     "XmlDocument",
@@ -50,6 +51,16 @@ FlatField: TypeAlias = tuple[str, str, str]
 MAX_BODY_BYTES = 1 << 20
 
 _SIG = "pg_sig"
+
+
+class _Positions(dict[int, str]):
+    def __missing__(self, position: int) -> str:
+        return f"{position:03d}"
+
+
+#: The reference signer's position suffix, 1-based, at least 3 digits: ``POSITION[7] == "007"``
+#: (a lookup: formatting an int with ``:03d`` costs four times as much).
+POSITION: Mapping[int, str] = _Positions((position, f"{position:03d}") for position in range(1000))
 
 
 def to_text(value: object, field: str) -> str:
@@ -101,7 +112,7 @@ def _flatten_into(
         if key == _SIG:
             continue
         key = str(key)
-        sig_name = f"{sig_parent}{key}{position:03d}"
+        sig_name = f"{sig_parent}{key}{POSITION[position]}"
         form_name = f"{form_parent}[{key}]" if form_parent else key
         if isinstance(value, str):
             out.append((sig_name, form_name, value))
@@ -116,6 +127,7 @@ def _flatten_into(
 # Characters quote_plus leaves alone; most values (ids, amounts, hex) consist only of these.
 _FORM_SAFE = re.compile(r"[A-Za-z0-9_.\-~]*").fullmatch
 _FORM_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-~]").sub
+_FORM_QUOTED = re.compile(r"[A-Za-z0-9_.\-~%+]*").fullmatch
 # quote_plus's spelling of every other ASCII character (it walks the text byte by byte in Python).
 _FORM_ESCAPES = {chr(code): "+" if code == 32 else f"%{code:02X}" for code in range(128)}
 
@@ -126,9 +138,23 @@ def _form_escape(match: re.Match[str]) -> str:
 
 def _form_quote(text: str) -> str:
     """``quote_plus(text)``, faster for the usual (ASCII) values."""
-    if _FORM_SAFE(text):
+    if not text.isascii():
+        return quote_plus(text)
+    # Letters and digits, or an identifier (pg_ names): safe, known without a regex.
+    if text.isalnum() or text.isidentifier() or _FORM_SAFE(text):
         return text
-    return _FORM_UNSAFE(_form_escape, text) if text.isascii() else quote_plus(text)
+    # URLs and sentences: a few replacements, else one per character.
+    quoted = (
+        text.replace("%", "%25")
+        .replace(":", "%3A")
+        .replace("/", "%2F")
+        .replace("?", "%3F")
+        .replace("=", "%3D")
+        .replace("&", "%26")
+        .replace("+", "%2B")
+        .replace(" ", "+")
+    )
+    return quoted if _FORM_QUOTED(quoted) else _FORM_UNSAFE(_form_escape, text)
 
 
 def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
@@ -219,12 +245,13 @@ class _LeafCollector:
         if key == _SIG or isinstance(value, dict):
             return key, value
         if depth == 2:  # a direct child of the root: the usual flat answer
-            self.leaves.append((f"{key}{position:03d}", value))
+            self.leaves.append((key + POSITION[position], value))
         else:
             prefix = "".join(
-                f"{path[level][0]}{counters[level + 1] + 1:03d}" for level in range(1, depth - 1)
+                f"{path[level][0]}{POSITION[counters[level + 1] + 1]}"
+                for level in range(1, depth - 1)
             )
-            self.leaves.append((f"{prefix}{key}{position:03d}", value))
+            self.leaves.append((f"{prefix}{key}{POSITION[position]}", value))
         return key, value
 
 
@@ -258,8 +285,6 @@ _PLAIN_DOCUMENT = re.compile(
     + rb"</\1>"
     + _SPACE
 ).fullmatch
-# A leaf of a plain document, matched in its decoded text.
-_PLAIN_LEAF = re.compile("<(" + _NAME.decode() + ")>(" + _PLAIN.decode() + ")</\\1>").findall
 # Valid UTF-8 that XML still refuses (U+FFFE, U+FFFF).
 _NOT_XML = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
@@ -270,14 +295,17 @@ def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]
     if match is None or (b"\xef\xbf" in raw and (_NOT_XML[0] in raw or _NOT_XML[1] in raw)):
         return None
     try:
-        pairs = _PLAIN_LEAF(match[2].decode("utf-8"))
+        inner = match[2].decode("utf-8")
     except UnicodeDecodeError:
         return None
+    # The match says what inner is: leaves "<tag>text</tag>" (no "<" in a tag or text), maybe
+    # whitespace between them. Split at "<", every other piece is "tag>text".
+    pairs = [piece.split(">", 1) for piece in inner.split("<")[1::2]]
     fields: dict[str, Any] = dict(pairs)
     if len(fields) != len(pairs):
         return None  # a repeated tag
     leaves = [
-        (f"{name}{position:03d}", value)
+        (name + POSITION[position], value)
         for position, (name, value) in enumerate(pairs, 1)
         if name != _SIG
     ]
@@ -313,7 +341,7 @@ def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]
                 raise _NotFlat
             value = fields[name] = "".join(text)
             if name != _SIG:
-                leaves.append((f"{name}{len(fields):03d}", value))
+                leaves.append((name + POSITION[len(fields)], value))
         depth -= 1
 
     def characters(data: str) -> None:
@@ -397,7 +425,7 @@ def xml_leaves(fields: Params, parent: str = "") -> list[tuple[str, str]]:
     for position, (tag, value) in enumerate(_xml_children(fields), 1):
         if tag == _SIG:
             continue
-        name = f"{parent}{tag}{position:03d}"
+        name = f"{parent}{tag}{POSITION[position]}"
         if isinstance(value, Mapping):
             # An element without child elements (e.g. only empty lists) parses as an empty leaf.
             nested = xml_leaves(value, name)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ._masking import mask_card_numbers
-from ._wire import Params, XmlDocument, flatten, parse_xml, render_xml, xml_leaves
+from ._wire import POSITION, Params, XmlDocument, flatten, parse_xml, render_xml, xml_leaves
 
 __all__ = [
     "new_salt",
@@ -106,7 +106,8 @@ def _xml_fields(leaves: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         for name, value in leaves:
             unique.setdefault(name, value)
     return [
-        (f"{name}{position:03d}", value) for position, (name, value) in enumerate(unique.items(), 1)
+        (name + POSITION[position], value)
+        for position, (name, value) in enumerate(unique.items(), 1)
     ]
 
 

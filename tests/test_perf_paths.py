@@ -62,7 +62,7 @@ def test_the_default_timeout_bounds_attempts_without_a_read_timer() -> None:
 _any_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
 
 
-@given(_any_text)
+@given(_any_text | st.text("aZ0_.-~ :/?=&+%#@é", max_size=30))
 def test_form_quoting_is_quote_plus(text: str) -> None:
     assert _form_quote(text) == quote_plus(text)
 
