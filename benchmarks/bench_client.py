@@ -128,7 +128,7 @@ def pure_work(client: FreedomPayClient, calls: int) -> dict[str, float]:
         }
         call = requestor.prepare(Payouts._TO_CARD, checked)
         call.signed_body(new_salt())
-        Payout.from_answer("O-1", requestor._decode(call, 200, "application/xml", None, xml))
+        Payout.from_answer("O-1", requestor._decode(call, 200, xml))
 
     def by_hand() -> None:
         signed_body("p2p2nonreg", {"pg_order_id": "O-1", **params}, MERCHANT, KEY)

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import logging
 import os
 import time
@@ -62,8 +64,8 @@ __all__ = ["Requestor", "default_idempotency_key"]
 logger = logging.getLogger("freedompay_async")
 
 T = TypeVar("T")
-#: Turns one exchange (call, HTTP status, content type, Location, body) into a result.
-Decoder = Callable[["_Call", int, str, "str | None", bytes], T]
+#: Turns one exchange (call, the response - its status and headers -, body) into a result.
+Decoder = Callable[["_Call", ClientResponse, bytes], T]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _FORM_HEADERS = {
@@ -84,6 +86,51 @@ def _connect_failure(exc: aiohttp.ClientError, url: URL) -> str:
         reason = os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
         return f"cannot connect to {exc.host}:{exc.port}: {reason[:1].lower()}{reason[1:]}"
     return f"cannot connect to {url.host}:{url.port}: connect timeout"
+
+
+class _Gate:
+    """At most ``size`` holders at a time; the others wait in order.
+
+    Passing a free gate is one check (an ``asyncio.Semaphore`` costs three coroutines and a
+    generator per pass even then): ``if not gate.enter(): await gate.wait()``, then
+    ``gate.leave()`` once done, whatever happened.
+    """
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def enter(self) -> bool:
+        """Take a place if one is free and nobody is waiting for one; whether it did."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Wait until :meth:`leave` hands this caller a place."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.leave()  # handed a place, then cancelled before taking it: pass it on
+            else:
+                with contextlib.suppress(ValueError):  # a leave() may have dropped it already
+                    self._waiters.remove(waiter)
+            raise
+
+    def leave(self) -> None:
+        """Give the place back: to the first caller still waiting, else to the free ones."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 class _Call:
@@ -289,8 +336,7 @@ class Requestor:
         self._telemetry = telemetry
         # aiohttp builds each request (headers, URL, body) before it waits for a pooled
         # connection; past the pool size, calls wait here instead, holding only their _Call.
-        # (asyncio.Semaphore: anyio's yields to the event loop even when uncontended.)
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._in_flight = _Gate(max_in_flight)
         self._keys = keys
         self._base_url = base_url
         self._timeout = timeout
@@ -341,7 +387,7 @@ class Requestor:
         self, session: aiohttp.ClientSession, call: _Call
     ) -> Coroutine[Any, Any, GatewayResponse]:
         """Send ``call`` and return its verified XML answer (see :meth:`_attempt`)."""
-        return self._attempt(session, call, self._decode)
+        return self._attempt(session, call, self._decode_response)
 
     def send_page(
         self, session: aiohttp.ClientSession, call: _Call
@@ -369,11 +415,13 @@ class Requestor:
             middlewares: tuple[ClientMiddlewareType, ...] = (*self._middlewares, call.sign)
         else:  # nothing runs between signing and sending: sign here, no middleware chain
             body, middlewares = call.signed_body(new_salt()), ()
+        gate = self._in_flight
         try:
             try:
-                async with (
-                    self._in_flight,
-                    session.post(
+                if not gate.enter():
+                    await gate.wait()
+                try:
+                    async with session.post(
                         call.url,
                         data=body,
                         headers=_FORM_HEADERS,
@@ -381,12 +429,11 @@ class Requestor:
                         middlewares=middlewares,
                         # A redirect is an answer to return, never a reason to send again.
                         allow_redirects=False,
-                    ) as response,
-                ):
-                    status = call.http_status = response.status
-                    content_type = response.content_type
-                    location = response.headers.get("Location")
-                    answer = await _read_body(response, self._max_bytes)
+                    ) as response:
+                        call.http_status = response.status
+                        answer = await _read_body(response, self._max_bytes)
+                finally:
+                    gate.leave()
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # Raised while obtaining a connection, before any byte of the request was written.
                 raise RequestNotSent(
@@ -402,7 +449,7 @@ class Requestor:
                 ) from exc
             except MalformedResponse as exc:
                 raise MalformedResponse(str(exc), raw=exc.raw, endpoint=path) from None
-            result = decode(call, status, content_type, location, answer)
+            result = decode(call, response, answer)
         except BaseException as exc:
             self._attempt_done(probe, call, None, exc, started)
             if not (
@@ -453,21 +500,25 @@ class Requestor:
         if logger.isEnabledFor(logging.DEBUG):
             _log_attempt(call, result, error, duration)
 
-    def _decode_page(
-        self, call: _Call, status: int, content_type: str, location: str | None, body: bytes
-    ) -> PageAnswer:
+    def _decode_page(self, call: _Call, response: ClientResponse, body: bytes) -> PageAnswer:
         """A page or a redirect is returned as it is; an XML answer is verified as usual."""
         path = call.endpoint.path
+        status, content_type = response.status, response.content_type
+        location = response.headers.get("Location")
         if status in _REDIRECTS and location:
             return PageAnswer(path, status, content_type, location, body)
         if status == 200 and "xml" not in content_type and not _looks_like_xml(body):
             return PageAnswer(path, status, content_type, None, body)
-        answer = self._decode(call, status, content_type, location, body)
+        answer = self._decode(call, status, body)
         return PageAnswer(path, status, content_type, None, body, answer)
 
-    def _decode(
-        self, call: _Call, status: int, content_type: str, location: str | None, body: bytes
+    def _decode_response(
+        self, call: _Call, response: ClientResponse, body: bytes
     ) -> GatewayResponse:
+        return self._decode(call, response.status, body)
+
+    def _decode(self, call: _Call, status: int, body: bytes) -> GatewayResponse:
+        """The verified answer ``body`` (HTTP ``status``) to ``call``."""
         path = call.endpoint.path
         if status != 200:
             raise UnexpectedHTTPStatus(status, raw=body, endpoint=path)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
 import pytest
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,9 +27,11 @@ from freedompay_async._idempotency import (
     _uuid5,
     default_idempotency_key,
 )
+from freedompay_async._requestor import _Gate
 from freedompay_async._validation import _luhn_ok
 from freedompay_async._wire import _form_quote, encode_form
 from freedompay_async.signing import sign_fields, sign_parts, signing_parts
+from freedompay_async.testing import Emulator
 
 
 def test_word_enum_aliases_are_built_once() -> None:
@@ -157,3 +161,119 @@ def test_operations_lose_their_telemetry_wrapper_only_when_nothing_is_recorded()
         wrapper = getattr(Payouts, name)
         assert getattr(quiet.payouts, name).__func__ is wrapper.__wrapped__
         assert getattr(traced.payouts, name).__func__ is wrapper
+
+
+# The in-flight gate: the pool's size bounds attempts past it, waiters go in order, and a
+# cancelled waiter neither takes nor loses a place.
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def _places(gate: _Gate) -> int:
+    """How many callers can enter now (and leaves them all again)."""
+    entered = 0
+    while gate.enter():
+        entered += 1
+    for _ in range(entered):
+        gate.leave()
+    return entered
+
+
+@pytest.mark.anyio
+async def test_the_gate_admits_its_size_and_queues_the_rest_in_order() -> None:
+    gate = _Gate(2)
+    order: list[int] = []
+
+    async def hold(number: int, release: asyncio.Event) -> None:
+        if not gate.enter():
+            await gate.wait()
+        order.append(number)
+        try:
+            await release.wait()
+        finally:
+            gate.leave()
+
+    releases = [asyncio.Event() for _ in range(5)]
+    tasks = [asyncio.ensure_future(hold(i, releases[i])) for i in range(5)]
+    await _settle()
+    assert order == [0, 1]
+    releases[1].set()
+    await _settle()
+    assert order == [0, 1, 2]
+    for release in releases:
+        release.set()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+    assert _places(gate) == 2
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_waiter_neither_takes_nor_loses_a_place() -> None:
+    gate = _Gate(1)
+    assert gate.enter()
+    waiting = asyncio.ensure_future(gate.wait())
+    behind = asyncio.ensure_future(gate.wait())
+    await _settle()
+    waiting.cancel()  # still queued
+    await _settle()
+    gate.leave()  # the place goes to the one behind
+    await _settle()
+    assert waiting.cancelled()
+    assert behind.done()
+    assert _places(gate) == 0
+    gate.leave()
+    assert _places(gate) == 1
+
+
+@pytest.mark.anyio
+async def test_a_waiter_cancelled_after_being_handed_a_place_passes_it_on() -> None:
+    gate = _Gate(1)
+    assert gate.enter()
+    first = asyncio.ensure_future(gate.wait())
+    second = asyncio.ensure_future(gate.wait())
+    await _settle()
+    gate.leave()  # hands the place to first...
+    first.cancel()  # ...which is cancelled before it resumes
+    await _settle()
+    assert first.cancelled()
+    assert second.done()
+    assert _places(gate) == 0  # second holds it
+    gate.leave()
+    assert _places(gate) == 1
+
+
+@pytest.mark.anyio
+async def test_a_waiter_cancelled_and_dropped_by_leave_is_not_counted_twice() -> None:
+    gate = _Gate(1)
+    assert gate.enter()
+    waiter = asyncio.ensure_future(gate.wait())
+    await _settle()
+    waiter.cancel()  # its future is cancelled; before its except clause runs...
+    gate.leave()  # ...leave() drops it from the queue
+    await _settle()
+    assert waiter.cancelled()
+    assert _places(gate) == 1
+
+
+@pytest.mark.anyio
+async def test_attempts_in_flight_stay_within_the_connection_limit(
+    freedompay_emulator: Emulator,
+) -> None:
+    in_flight, most = 0, 0
+
+    async def count(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    async with freedompay_emulator.client(connection_limit=3, middlewares=(count,)) as client:
+        await asyncio.gather(*(client.payouts.balance() for _ in range(20)))
+    assert most == 3
