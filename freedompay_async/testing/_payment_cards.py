@@ -1,6 +1,16 @@
 """Merchant API payments with a saved card (``card/init``, ``card/pay``, ``card/direct``).
 
-A flow of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* paying with a saved card (``card/init``, then ``card/pay`` or ``card/direct``): the token
+  must be a card saved *for payments* of ``pg_user_id`` (:attr:`ErrorCode.CARD_NOT_FOUND`);
+  ``card/init`` charges nothing (``new``) and honours ``pg_idempotency_key``; ``card/pay``
+  answers the payer's CVC page (HTML, unsigned; the payer submitting it is ``Emulator.pay``);
+  ``card/direct`` charges by ``emu.rules`` and answers ``pg_status=ok`` with
+  ``pg_payment_status`` ``success`` / ``process`` / ``error`` (and the failure code). Both
+  refuse a payment that is not a ``new`` card-token payment with
+  :attr:`ErrorCode.INVALID_STATE`.
 """
 
 from __future__ import annotations

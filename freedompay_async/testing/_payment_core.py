@@ -15,7 +15,7 @@ own (non-``pg_``) fields; the Result notification (after success *and* failure) 
 query fields included) and the payment key; the Result is re-sent until HTTP 200.
 
 Choices where the documentation is silent (``shared/api/purchase-mobile-callbacks.md``), made
-here once:
+here once (each flow module lists its own):
 
 * ``pg_payment_status`` uses the vocabulary in :mod:`._state` (``new``, ``process``,
   ``success``, ``error``, ``revoked``, ``refunded``); ``get_status2.php`` maps it to its
@@ -35,43 +35,6 @@ here once:
   amount, ``pg_ps_currency`` the currency;
 * ``pg_testing_mode`` is ``0`` unless the request sent ``1``; Check and Result go out as POST
   form fields whatever ``pg_request_method`` says;
-* two-step (``pg_auto_clearing=0``): ``success`` while held (``pg_captured=0``), captured by
-  ``do_capture.php`` (optionally partially), voided by ``cancel.php`` (``revoked``); refunds
-  (``revoke.php``) only of captured money, each with its own payment id, up to the captured
-  amount; the last one makes the payment ``refunded``;
-* a recurring profile (``pg_recurring_start=1``) is created when the payment succeeds and
-  lives ``pg_recurring_lifetime`` months (default 36); the status answers of the payment that
-  created it and of its charges carry ``pg_recurring_profile_id`` and
-  ``pg_recurring_profile_expiry_date`` (the status docs are silent, the Result has them); a
-  recurring charge is decided by ``emu.rules`` like a payout (``process`` settles after status
-  polls or seconds); it refuses an order id already used with :attr:`ErrorCode.ORDER_EXISTS`,
-  and answers ``pg_status=ok`` both for a charged and a still-``process`` payment (the status
-  endpoints tell them apart);
-* mobile balance (``mfs/*``): any 11-digit phone pays; the one-time code is
-  :data:`MOBILE_TEST_CODE` (``111111``, the documented test code) for every phone, and
-  ``mfs/resend_code`` only counts (:attr:`Payment.code_resends`). A right code settles the
-  payment by ``emu.rules`` (default success), except for the documented second test phone
-  :data:`MOBILE_PROCESS_PHONE` (``77027777777``): ``mfs/approve`` answers ``process`` and the
-  payment turns ``success`` right after the next status poll. ``mfs/*`` send no Check request;
-* ``g2g/payment`` (Gateway API): Token Pay needs a card saved *for payments* of that
-  ``pg_user_id`` (else :attr:`ErrorCode.CARD_NOT_FOUND`); Token Pay and Apple / Google Pay are
-  decided by ``emu.rules`` (by order id, amount, or the card number / DPAN); an order id
-  already used is refused with :attr:`ErrorCode.ORDER_EXISTS`; a decline answers
-  ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
-  Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
-  emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
-  ``Emulator.pay`` plays the payer through 3-D Secure; every other ECI answers ``pg_3ds=0``;
-* ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
-  the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
-  ``pg_datetime``;
-* paying with a saved card (``card/init``, then ``card/pay`` or ``card/direct``): the token
-  must be a card saved *for payments* of ``pg_user_id`` (:attr:`ErrorCode.CARD_NOT_FOUND`);
-  ``card/init`` charges nothing (``new``) and honours ``pg_idempotency_key``; ``card/pay``
-  answers the payer's CVC page (HTML, unsigned; the payer submitting it is ``Emulator.pay``);
-  ``card/direct`` charges by ``emu.rules`` and answers ``pg_status=ok`` with
-  ``pg_payment_status`` ``success`` / ``process`` / ``error`` (and the failure code). Both
-  refuse a payment that is not a ``new`` card-token payment with
-  :attr:`ErrorCode.INVALID_STATE`;
 * a ``process`` payment counts the status calls made about it (``get_status3.php``,
   ``get_status2.php``, ``g2g/status_v2``); a poll sees ``process`` and the payment settles
   right after the poll that reaches its rule's count.

@@ -1,6 +1,19 @@
 """Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``, ``g2g/status_v2``).
 
-A flow of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* ``g2g/payment`` (Gateway API): Token Pay needs a card saved *for payments* of that
+  ``pg_user_id`` (else :attr:`ErrorCode.CARD_NOT_FOUND`); Token Pay and Apple / Google Pay are
+  decided by ``emu.rules`` (by order id, amount, or the card number / DPAN); an order id
+  already used is refused with :attr:`ErrorCode.ORDER_EXISTS`; a decline answers
+  ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
+  Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
+  emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
+  ``Emulator.pay`` plays the payer through 3-D Secure; every other ECI answers ``pg_3ds=0``;
+* ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
+  the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
+  ``pg_datetime``.
 """
 
 from __future__ import annotations

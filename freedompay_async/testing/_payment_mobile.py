@@ -1,6 +1,14 @@
 """Mobile balance payments (``mfs/*``).
 
-A flow of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* mobile balance (``mfs/*``): any 11-digit phone pays; the one-time code is
+  :data:`MOBILE_TEST_CODE` (``111111``, the documented test code) for every phone, and
+  ``mfs/resend_code`` only counts (:attr:`Payment.code_resends`). A right code settles the
+  payment by ``emu.rules`` (default success), except for the documented second test phone
+  :data:`MOBILE_PROCESS_PHONE` (``77027777777``): ``mfs/approve`` answers ``process`` and the
+  payment turns ``success`` right after the next status poll. ``mfs/*`` send no Check request.
 """
 
 from __future__ import annotations

@@ -1,6 +1,20 @@
 """The payment page: ``init_payment.php``, two-step payments, refunds and recurring charges.
 
-A flow of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* two-step (``pg_auto_clearing=0``): ``success`` while held (``pg_captured=0``), captured by
+  ``do_capture.php`` (optionally partially), voided by ``cancel.php`` (``revoked``); refunds
+  (``revoke.php``) only of captured money, each with its own payment id, up to the captured
+  amount; the last one makes the payment ``refunded``;
+* a recurring profile (``pg_recurring_start=1``) is created when the payment succeeds and
+  lives ``pg_recurring_lifetime`` months (default 36); the status answers of the payment that
+  created it and of its charges carry ``pg_recurring_profile_id`` and
+  ``pg_recurring_profile_expiry_date`` (the status docs are silent, the Result has them); a
+  recurring charge is decided by ``emu.rules`` like a payout (``process`` settles after status
+  polls or seconds); it refuses an order id already used with :attr:`ErrorCode.ORDER_EXISTS`,
+  and answers ``pg_status=ok`` both for a charged and a still-``process`` payment (the status
+  endpoints tell them apart).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The Merchant API status scripts of payments (``get_status3.php``, ``get_status2.php``).
 
-A flow of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk; :mod:`._payment_core` has the choices (status
+vocabulary, ``pg_transaction_status`` mapping, polls that settle a ``process`` payment).
 """
 
 from __future__ import annotations
