@@ -77,7 +77,8 @@ def _policy_options(command: F) -> F:
             type=seconds,
             default=default.poll_initial,
             show_default=True,
-            help="First status poll wait (seconds; doubles, with jitter).",
+            help="First status poll after about this long (seconds; then ever longer, with "
+            "jitter).",
         ),
         click.option(
             "--poll-max",
@@ -459,7 +460,7 @@ def _batch_options(command: F) -> F:
             "--metrics-port",
             type=click.IntRange(1, 65535),
             help="Serve the batch's metrics for Prometheus at http://HOST:PORT/metrics "
-            '(needs pip install "freedompay-async[prometheus]").',
+            "(needs the 'prometheus' extra: python -m pip install \".[prometheus]\").",
         ),
         click.option(
             "--metrics-host",
