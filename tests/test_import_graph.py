@@ -35,3 +35,33 @@ def test_the_client_is_a_caller() -> None:
 
     client: Caller = FreedomPayClient("1", "key")  # mypy checks the protocol here
     assert client.merchant_id == "1"
+
+
+EMULATOR = PACKAGE / "testing"
+PAYMENT_FLOWS = sorted(
+    path.name for path in EMULATOR.glob("_payment_*.py") if path.name != "_payment_core.py"
+)
+
+
+def test_every_payment_flow_is_found() -> None:
+    assert PAYMENT_FLOWS == [
+        "_payment_cards.py",
+        "_payment_gateway.py",
+        "_payment_mobile.py",
+        "_payment_page.py",
+        "_payment_status.py",
+    ]
+
+
+@pytest.mark.parametrize("flow", PAYMENT_FLOWS)
+def test_a_payment_flow_imports_only_the_core(flow: str) -> None:
+    """A flow knows the shared core, never another flow, the desk or the gateway."""
+    modules = imported_modules(EMULATOR / flow)
+    assert "._payment_core" in modules
+    assert not modules & {f".{name[:-3]}" for name in PAYMENT_FLOWS}
+    assert not modules & {"._payments", "._gateway", "._emulator"}
+
+
+def test_the_payment_core_imports_no_flow() -> None:
+    modules = imported_modules(EMULATOR / "_payment_core.py")
+    assert not modules & {f".{name[:-3]}" for name in [*PAYMENT_FLOWS, "_payments.py"]}

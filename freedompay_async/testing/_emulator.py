@@ -197,7 +197,7 @@ class Emulator:
         the payment; raises ``KeyError`` for an unknown id and ``ValueError`` for a payment
         that is not waiting for the payer. The emulator must be running.
         """
-        return await self.gateway.payments.pay(
+        return await self.gateway.payments.core.pay(
             payment_id,
             card_number=card_number,
             succeed=succeed,
