@@ -10,7 +10,8 @@ Choices where the documentation is silent:
   ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
   Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
   emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
-  ``Emulator.pay`` plays the payer through 3-D Secure; every other ECI answers ``pg_3ds=0``;
+  ``g2g/paymentAcs`` brings the issuer's answer (``Emulator.pass_3ds`` plays the payer; see
+  :mod:`._payment_acs`) or ``Emulator.pay`` completes it; every other ECI answers ``pg_3ds=0``;
 * ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
   the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
   ``pg_datetime``.
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-import uuid
 from decimal import Decimal
 
 from .._masking import mask_pan
+from ._payment_acs import AcsFlow
 from ._payment_core import PaymentCore, _error_answer
 from ._protocol import (
-    EMULATOR_HOST,
     Answer,
     AnswerFields,
     ErrorCode,
@@ -61,8 +61,9 @@ class GatewayApiFlow:
     """Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``,
     ``g2g/status_v2``)."""
 
-    def __init__(self, core: PaymentCore) -> None:
+    def __init__(self, core: PaymentCore, acs: AcsFlow) -> None:
         self.core = core
+        self.acs = acs
         self.handlers: dict[str, Handler] = {
             "g2g/payment": self._g2g_payment,
             "g2g/status_v2": self._g2g_status,
@@ -159,8 +160,7 @@ class GatewayApiFlow:
         if eci == _ECI_3DS:
             payment.awaiting = "3ds"
             answer["pg_3ds"] = "1"
-            answer["pg_3d_acsurl"] = f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}"
-            answer["pg_3d_md"] = secrets.token_hex(16)
+            answer["pg_3d_acsurl"], answer["pg_3d_md"] = self.acs.challenge(payment.payment_id)
             answer["pg_3d_pareq"] = base64.b64encode(secrets.token_bytes(48)).decode("ascii")
             answer["pg_datetime"] = now_iso()
             return Answer(answer)

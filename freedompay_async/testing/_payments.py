@@ -10,6 +10,7 @@ Imports go one way: ``_payment_core`` <- each flow module <- this desk <- ``_gat
 * :mod:`._payment_status` - ``get_status3.php``, ``get_status2.php``;
 * :mod:`._payment_mobile` - mobile balance;
 * :mod:`._payment_gateway` - Gateway API charges (Token Pay, Apple Pay, Google Pay);
+* :mod:`._payment_acs` - 3-D Secure completions and the Gateway API's card storage;
 * :mod:`._payment_cards` - Merchant API payments with a saved card.
 
 A new flow: a class with ``__init__(self, core)`` and ``handlers``, listed in
@@ -20,6 +21,7 @@ path is also listed in ``_gateway.SERVED_PATHS`` and in the endpoint table (``_e
 from __future__ import annotations
 
 from ._notifier import Notifier
+from ._payment_acs import AcsFlow
 from ._payment_cards import SavedCardFlow
 from ._payment_core import Flow, PaymentCore
 from ._payment_gateway import GatewayApiFlow
@@ -40,11 +42,13 @@ class PaymentDesk:
         self, settings: EmulatorSettings, state: GatewayState, rules: RuleBook, notifier: Notifier
     ) -> None:
         self.core = PaymentCore(settings, state, rules, notifier)
+        self.acs = AcsFlow(self.core)
         flows: tuple[Flow, ...] = (
             PageFlow(self.core),
             StatusFlow(self.core),
             MobileFlow(self.core),
-            GatewayApiFlow(self.core),
+            self.acs,
+            GatewayApiFlow(self.core, self.acs),
             SavedCardFlow(self.core),
         )
         self.handlers: dict[str, Handler] = {}
