@@ -45,6 +45,7 @@ PAYMENT_FLOWS = sorted(
 
 def test_every_payment_flow_is_found() -> None:
     assert PAYMENT_FLOWS == [
+        "_payment_acs.py",
         "_payment_cards.py",
         "_payment_gateway.py",
         "_payment_mobile.py",
