@@ -2,7 +2,9 @@
 
 Each flow is a small class holding the core (the state, rules, callbacks and status answers all
 flows share) and its ``handlers`` (script path -> handler); the desk only routes paths to them.
-Imports go one way: ``_payment_core`` <- each flow module <- this desk <- ``_gateway``.
+Imports go one way: ``_payment_core`` <- each flow module <- this desk <- ``_gateway``; a flow
+that uses another (Gateway API charges issue the 3-D Secure challenges ``_payment_acs``
+completes) is given it, never in a cycle (``tests/test_import_graph.py``).
 
 * :mod:`._payment_core` - state, lookups, outcomes, callbacks, status fields, the payer-side
   driver :meth:`PaymentCore.pay` (and the choices made);
