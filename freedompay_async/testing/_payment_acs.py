@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import base64
 import secrets
-import uuid
 from decimal import Decimal
 
 import attrs
 
 from .._masking import mask_pan
-from ._payment_core import PaymentCore, _error_answer
+from ._payment_core import Challenge, PaymentCore, _error_answer
 from ._protocol import (
-    EMULATOR_HOST,
     Answer,
     AnswerFields,
     ErrorCode,
@@ -70,19 +68,12 @@ class ThreeDSReturn:
 
 
 @attrs.define
-class _Challenge:
-    md: str
-    pares: str | None = None  # issued by pass_3ds
-    passed: bool = False
-
-
-@attrs.define
 class _PendingSave:
     payment_id: int
     user_id: str
     order_id: str
     pan: str = attrs.field(repr=False)
-    challenge: _Challenge
+    challenge: Challenge
 
 
 class AcsFlow:
@@ -90,7 +81,7 @@ class AcsFlow:
 
     def __init__(self, core: PaymentCore) -> None:
         self.core = core
-        self._challenges: dict[int, _Challenge] = {}
+        self._challenges = core.challenges
         self._saves: dict[int, _PendingSave] = {}
         self.handlers: dict[str, Handler] = {
             "g2g/paymentAcs": self._complete_payment,
@@ -102,12 +93,6 @@ class AcsFlow:
 
     # -- the payer's side --------------------------------------------------------------------
 
-    def challenge(self, payment_id: int) -> tuple[str, str]:
-        """A new challenge for ``payment_id``: its ACS URL and MD (``g2g/payment`` uses it)."""
-        challenge = _Challenge(secrets.token_hex(16))
-        self._challenges[payment_id] = challenge
-        return f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}", challenge.md
-
     def pass_3ds(self, payment_id: int, *, passed: bool = True) -> ThreeDSReturn:
         """Play the payer on the issuer's 3-D Secure page: returns what the page posts back."""
         challenge = self._challenges.get(payment_id)
@@ -117,7 +102,7 @@ class AcsFlow:
         challenge.passed = passed
         return ThreeDSReturn(challenge.md, challenge.pares)
 
-    def _answered(self, fields: Fields) -> tuple[int, _Challenge]:
+    def _answered(self, fields: Fields) -> tuple[int, Challenge]:
         payment_id = _numeric_id(_required(fields, "pg_payment_id")) or 0
         challenge = self._challenges.get(payment_id)
         if challenge is None:
@@ -191,7 +176,7 @@ class AcsFlow:
             return self._saved(
                 payment_id, order_id, self.core.state.save_card(user_id, pan, "payment")
             )
-        acs_url, md = self.challenge(payment_id)
+        acs_url, md = self.core.challenge(payment_id)
         self._saves[payment_id] = _PendingSave(
             payment_id, user_id, order_id, pan, self._challenges[payment_id]
         )

@@ -46,9 +46,12 @@ import asyncio
 import datetime
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol
+
+import attrs
 
 from .._masking import mask_pan
 from .._wire import parse_xml
@@ -56,6 +59,7 @@ from ..errors import MalformedResponse
 from ..signing import script_name, verify_document
 from ._notifier import Notifier
 from ._protocol import (
+    EMULATOR_HOST,
     Answer,
     AnswerFields,
     EmulatorSettings,
@@ -110,6 +114,16 @@ def _add_months(day: datetime.date, months: int) -> datetime.date:
     return datetime.date(day.year + month // 12, month % 12 + 1, min(day.day, 28))
 
 
+@attrs.define
+class Challenge:
+    """A 3-D Secure challenge: the MD sent with it and, once the payer has been on the
+    issuer's page (``Emulator.pass_3ds``), the PaRes the page posted back."""
+
+    md: str
+    pares: str | None = attrs.field(default=None, repr=False)
+    passed: bool = False
+
+
 class PaymentCore:
     """What every payment flow shares: the state, lookups, outcomes, callbacks, status answers
     and the payer-side driver (:meth:`pay`)."""
@@ -122,6 +136,14 @@ class PaymentCore:
         self.rules = rules
         self.notifier = notifier
         self._timers: dict[int, asyncio.TimerHandle] = {}
+        #: Open 3-D Secure challenges by payment id (wallet charges and card saves).
+        self.challenges: dict[int, Challenge] = {}
+
+    def challenge(self, payment_id: int) -> tuple[str, str]:
+        """A new 3-D Secure challenge for ``payment_id``: its ACS URL and MD."""
+        challenge = Challenge(secrets.token_hex(16))
+        self.challenges[payment_id] = challenge
+        return f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}", challenge.md
 
     def close(self) -> None:
         """Stop the timers of ``process`` payments (the emulator is shutting down)."""
@@ -352,6 +374,7 @@ class PaymentCore:
             pan = card_number
             payment.card_pan = mask_pan(card_number)
         payment.status, payment.awaiting = "process", None
+        self.challenges.pop(payment_id, None)  # the payer went through 3-D Secure here
         if payment.check_url:
             payment.awaiting = "check"
             refusal = await self._check(payment, payment.check_url)

@@ -24,7 +24,6 @@ import secrets
 from decimal import Decimal
 
 from .._masking import mask_pan
-from ._payment_acs import AcsFlow
 from ._payment_core import PaymentCore, _error_answer
 from ._protocol import (
     Answer,
@@ -61,9 +60,8 @@ class GatewayApiFlow:
     """Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``,
     ``g2g/status_v2``)."""
 
-    def __init__(self, core: PaymentCore, acs: AcsFlow) -> None:
+    def __init__(self, core: PaymentCore) -> None:
         self.core = core
-        self.acs = acs
         self.handlers: dict[str, Handler] = {
             "g2g/payment": self._g2g_payment,
             "g2g/status_v2": self._g2g_status,
@@ -160,7 +158,7 @@ class GatewayApiFlow:
         if eci == _ECI_3DS:
             payment.awaiting = "3ds"
             answer["pg_3ds"] = "1"
-            answer["pg_3d_acsurl"], answer["pg_3d_md"] = self.acs.challenge(payment.payment_id)
+            answer["pg_3d_acsurl"], answer["pg_3d_md"] = self.core.challenge(payment.payment_id)
             answer["pg_3d_pareq"] = base64.b64encode(secrets.token_bytes(48)).decode("ascii")
             answer["pg_datetime"] = now_iso()
             return Answer(answer)

@@ -50,7 +50,7 @@ class PaymentDesk:
             StatusFlow(self.core),
             MobileFlow(self.core),
             self.acs,
-            GatewayApiFlow(self.core, self.acs),
+            GatewayApiFlow(self.core),
             SavedCardFlow(self.core),
         )
         self.handlers: dict[str, Handler] = {}
