@@ -170,6 +170,13 @@ _TOKEN_PAYOUT_ANSWER = (
     "pg_payment_amount",
     "pg_payment_date",
     "pg_payment_status",
+    "pg_reference",  # the bank reference, as p2p2nonreg's V1/V2 answer
+)
+_IBAN_ANSWER = (
+    *_PAYOUT_ANSWER,
+    "pg_payment_amount",
+    "pg_payment_date",
+    "pg_reference",
 )
 _IBAN_PAYOUT = (
     ORDER_ID,
@@ -208,6 +215,8 @@ _CARD_LIST_ANSWER = (
     "expiry_month",
 )
 _CARD_REMOVE = (USER_ID_R, Field("pg_card_token", "text", _R, length=(1, 255)))
+# Gateway API: pg_status/deleted_at at the root; Merchant API: a <card> with M4's fields (SDKs).
+_CARD_REMOVE_ANSWER = ("card", "pg_card_token", "pg_card_hash", "deleted_at")
 _STATUS_ANSWER = (
     "pg_payment_id",
     "pg_order_id",
@@ -240,6 +249,7 @@ _STATUS_ANSWER = (
     "pg_refund_payment",
     "pg_revoked_payments",
     "pg_recurring_profile_id",
+    "pg_recurring_profile_expiry_date",
 )
 _THREE_DS_ANSWER = ("pg_3ds", "pg_3d_acsurl", "pg_3d_md", "pg_3d_pareq")
 _CHARGE_ANSWER = ("pg_payment_id", "pg_merchant_id", "pg_order_id", "pg_payment_status")
@@ -320,14 +330,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             USER_ID,
             Field("pg_card_name", "text", length=(1, 255)),
         ),
-        (*_PAYOUT_ANSWER, "pg_payment_amount", "pg_payment_date", "pg_reference", "pg_card_token"),
+        # pg_card_hash as in the payout notification (the emulator answers it too).
+        (
+            *_PAYOUT_ANSWER,
+            "pg_payment_amount",
+            "pg_payment_date",
+            "pg_reference",
+            "pg_card_token",
+            "pg_card_hash",
+        ),
     ),
     _payout("payouts.to_token", "g2g/reg2reg", _TOKEN_PAYOUT, _TOKEN_PAYOUT_ANSWER),
     _payout(
         "payouts.to_iban",
         "g2g/to_iban",
         _IBAN_PAYOUT,
-        ("pg_payment_id", "pg_merchant_id", "pg_order_id", "pg_payment_amount", "pg_payment_date"),
+        _IBAN_ANSWER,
     ),
     _payout(
         "payouts.status",
@@ -376,7 +394,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         _TOKEN_PAYOUT_ANSWER,
         deviations={"pg_card_token_to": _CARD_TO_EITHER},
     ),
-    _payout("payouts.to_iban_merchant", "api/to_iban", _IBAN_PAYOUT, _TOKEN_PAYOUT_ANSWER[:3]),
+    _payout("payouts.to_iban_merchant", "api/to_iban", _IBAN_PAYOUT, _IBAN_ANSWER),
     _payout(
         "payouts.balance_merchant",
         "api/balance_status",
@@ -388,7 +406,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "payouts.payment_status2",
         "api/payment_status2",
         _STATUS_BY_ORDER,
-        (*_PAYOUT_STATUS_ANSWER, "pg_payment_status"),
+        (*_PAYOUT_STATUS_ANSWER, "pg_payment_status", "pg_net_amount"),
         moves_money=False,
     ),
     # M7 "Status by Payment ID": the path and script follow the PHP SDK (inferred); the answer
@@ -397,7 +415,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "payouts.payment_status",
         "api/payment_status",
         (PAYMENT_ID, Field("pg_order_id", "order_id")),
-        (*_PAYOUT_STATUS_ANSWER, "pg_payment_status"),
+        (*_PAYOUT_STATUS_ANSWER, "pg_payment_status", "pg_net_amount"),
         moves_money=False,
         status_is_outcome=True,
     ),
@@ -525,7 +543,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (PAYMENT_ID, Field("pg_approval_code", "digits", _R, length=(4, 8))),
         _CHARGE_ANSWER,
     ),
-    _payment("mobile.resend_code", "mfs/resend_code", (PAYMENT_ID,), (), moves_money=False),
+    _payment(
+        "mobile.resend_code",
+        "mfs/resend_code",
+        (PAYMENT_ID,),
+        ("pg_payment_id",),
+        moves_money=False,
+    ),
     # Tokens, Gateway API: Token Pay, Apple Pay and Google Pay share g2g/payment (the facade
     # requires each variant's own fields).
     _payment(
@@ -633,7 +657,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "tokens.remove_card",
         "g2g/cardstorage/remove",
         _CARD_REMOVE,
-        ("pg_card_token", "deleted_at", "card"),
+        _CARD_REMOVE_ANSWER,
         moves_money=False,
     ),
     # Saved cards, Merchant API. Saving only opens the hosted card form; nothing is charged.
@@ -661,7 +685,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "cards.remove",
         _MERCHANT + "cardstorage/remove",
         _CARD_REMOVE,
-        ("card", "pg_card_token", "deleted_at"),
+        _CARD_REMOVE_ANSWER,
         moves_money=False,
     ),
     _payment(
@@ -683,7 +707,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "cards.remove_for_payouts",
         _MERCHANT + "cardstoragepayout/remove",
         _CARD_REMOVE,
-        ("card", "pg_card_token", "deleted_at"),
+        _CARD_REMOVE_ANSWER,
         moves_money=False,
     ),
     # Paying with a saved card: init, then card/pay (the payer's CVC page) or card/direct.
