@@ -609,7 +609,10 @@ class Payouts:
     ) -> Payout:
         payout = await self._create(endpoint, params, order_id)
         if wait and not payout.is_final:
-            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
+            payout = await self.wait(order_id, payout=payout, api=_api_of(endpoint))
+        if payout.amount is None:
+            # An answer without the amount paid the one asked for (the create names it).
+            payout = attrs.evolve(payout, amount=Decimal(str(params["pg_amount"])))
         return payout
 
     async def _create(self, endpoint: Endpoint, params: Mapping[str, Any], order_id: str) -> Payout:
