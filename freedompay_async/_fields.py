@@ -114,6 +114,8 @@ def _bounds(field: Field) -> tuple[int, int]:
 
 def _text(field: Field) -> Encoder:
     name, (low, high) = field.name, _bounds(field)
+    if low <= 1:  # required_text already refuses the empty string
+        return lambda value: check.required_text(name, value, max_length=high)  # type: ignore[arg-type]
 
     def encode(value: object) -> str:
         text = check.required_text(name, value, max_length=high)  # type: ignore[arg-type]
@@ -285,10 +287,11 @@ def encode_fields(
     """
     encoded: dict[str, object] = {}
     extra: dict[str, str] = {}
+    get = fields.get
     for name, value in values.items():
         if value is None:
             continue
-        spec = fields.get(name)
+        spec = get(name)
         if spec is not None:
             encoded[name] = spec.encode(value)
         elif open_fields and not name.startswith("pg_"):
