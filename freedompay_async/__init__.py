@@ -111,7 +111,7 @@ if TYPE_CHECKING:
     )
     from .retry import RetryPolicy
     from .telemetry import Telemetry
-    from .tokens import Tokens, WalletToken
+    from .tokens import CardSave, Tokens, WalletToken
 
 #: Where each public name lives: imported from there on first access.
 _EXPORTS: dict[str, tuple[str, ...]] = {
@@ -225,6 +225,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "retry": ("RetryPolicy",),
     "telemetry": ("Telemetry",),
     "tokens": (
+        "CardSave",
         "Tokens",
         "WalletToken",
     ),
@@ -247,6 +248,7 @@ __all__ = [
     "CallbackSignatureError",
     "CardForm",
     "CardPayment",
+    "CardSave",
     "CardSavedNotification",
     "CardState",
     "Cards",

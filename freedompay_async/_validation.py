@@ -40,8 +40,14 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?").fullmatch
 _COMMA_DECIMAL = re.compile(r"-?[0-9]+,[0-9]+").fullmatch
 
 
-def amount(field: str, value: Decimal | str | int, *, minimum: Decimal = _MIN_AMOUNT) -> str:
-    """A money amount: ``minimum`` (0.01) .. 99 999 999 with at most two decimals, as text.
+def amount(
+    field: str,
+    value: Decimal | str | int,
+    *,
+    minimum: Decimal = _MIN_AMOUNT,
+    maximum: Decimal = _MAX_AMOUNT,
+) -> str:
+    """A money amount: ``minimum`` (0.01) .. ``maximum`` (99 999 999), at most two decimals.
 
     Text must be plain decimal notation (digits, an optional ``.`` and decimals).
     """
@@ -60,8 +66,8 @@ def amount(field: str, value: Decimal | str | int, *, minimum: Decimal = _MIN_AM
         raise ValidationError(field, "is not a number") from None
     if not parsed.is_finite() or parsed != parsed.quantize(_CENTS, rounding="ROUND_DOWN"):
         raise ValidationError(field, "must have at most two decimal places")
-    if not minimum <= parsed <= _MAX_AMOUNT:
-        raise ValidationError(field, f"must be between {minimum} and 99999999")
+    if not minimum <= parsed <= maximum:
+        raise ValidationError(field, f"must be between {minimum} and {maximum}")
     return format(parsed.quantize(_CENTS), "f")
 
 
@@ -204,10 +210,7 @@ def merchant_fields(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def free_params(values: Sequence[str]) -> dict[str, str]:
-    """``pg_param1..3``: the merchant's free parameters, in order."""
-    if len(values) > 3:
-        raise ValidationError("pg_param", "at most three free parameters (pg_param1..3)")
-    return {
-        f"pg_param{number}": required_text(f"pg_param{number}", value, max_length=255)
-        for number, value in enumerate(values, start=1)
-    }
+    """``pg_param1..3``: the merchant's free parameters, in order (the table checks each)."""
+    if isinstance(values, str) or len(values) > 3:
+        raise ValidationError("pg_param", "give at most three free parameters (pg_param1..3)")
+    return {f"pg_param{number}": value for number, value in enumerate(values, start=1)}

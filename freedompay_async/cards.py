@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from . import _validation as check
 from ._convert import GATEWAY_TIMEZONE, WordEnum, to_bool, to_datetime, to_int, to_text
 from ._endpoints import Endpoint, KeyKind, declared
 from ._masking import mask_card_numbers
@@ -28,9 +27,7 @@ from .payments import (
     PaymentState,
     ReceiptPosition,
     items,
-    order_params,
-    payer_params,
-    payment_id_text,
+    payer_fields,
     settle,
 )
 
@@ -69,8 +66,9 @@ class PayoutCardStorage:
     PAYOUT_ADD2_PAYOUT_KEY: ClassVar[PayoutCardStorage]
 
     def endpoint(self) -> Endpoint:
-        return Endpoint(
-            "cards.add_for_payouts", self.path, self.key, moves_money=False, script=self.script
+        """The documented entry with this variant's path, script and key (same fields)."""
+        return attrs.evolve(
+            _DOCUMENTED_PAYOUT_ADD, path=self.path, script=self.script, key=self.key
         )
 
 
@@ -163,6 +161,18 @@ class RemovedCard:
     deleted_at: datetime | None
     raw: GatewayResponse = attrs.field(repr=False)
 
+    @classmethod
+    def from_answer(cls, answer: GatewayResponse, card_token: str) -> RemovedCard:
+        # Gateway API shape: pg_status/deleted_at at the root; Merchant API: a <card> child.
+        card = items(answer.fields, "card")
+        fields = card[0] if card else answer.fields
+        return cls(
+            str(fields.get("pg_card_token") or card_token),
+            CardState(fields.get("pg_status")),
+            to_datetime(fields.get("deleted_at"), answer.timezone),
+            answer,
+        )
+
 
 @attrs.frozen(slots=True)
 class CardPayment:
@@ -246,10 +256,9 @@ class Cards:
         self, user_id: str, *, for_payouts: bool = False, extended: bool = False
     ) -> tuple[SavedCard, ...]:
         """The user's saved cards; ``extended`` adds bank, brand and expiry."""
-        params: dict[str, object] = {"pg_user_id": check.user_id("pg_user_id", user_id)}
-        if extended:
-            params["pg_extend_data"] = "1"
-        answer = await self._client.call(self._LIST[for_payouts], params)
+        endpoint = self._LIST[for_payouts]
+        params = endpoint.encode(pg_user_id=user_id, pg_extend_data=True if extended else None)
+        answer = await self._client.call(endpoint, params)
         return tuple(
             SavedCard.from_fields(card, answer.timezone) for card in items(answer.fields, "card")
         )
@@ -258,20 +267,9 @@ class Cards:
         self, user_id: str, *, card_token: str, for_payouts: bool = False
     ) -> RemovedCard:
         """Remove a saved card. Removing twice is harmless; so a lost answer is asked again."""
-        params = {
-            "pg_user_id": check.user_id("pg_user_id", user_id),
-            "pg_card_token": check.required_text("pg_card_token", card_token, max_length=255),
-        }
-        answer = await self._client.call(self._REMOVE[for_payouts], params)
-        # Gateway API shape: pg_status/deleted_at at the root; Merchant API: a <card> child.
-        card = items(answer.fields, "card")
-        fields = card[0] if card else answer.fields
-        return RemovedCard(
-            str(fields.get("pg_card_token") or card_token),
-            CardState(fields.get("pg_status")),
-            to_datetime(fields.get("deleted_at"), answer.timezone),
-            answer,
-        )
+        endpoint = self._REMOVE[for_payouts]
+        params = endpoint.encode(pg_user_id=user_id, pg_card_token=card_token)
+        return RemovedCard.from_answer(await self._client.call(endpoint, params), card_token)
 
     async def status(self, payment_id: int) -> Payment:
         """The state of a card-saving operation or a card payment (``get_status3.php``)."""
@@ -304,33 +302,26 @@ class Cards:
         in the Freedom ecosystem. Carries an idempotency key (derived from the order id and the
         request's content unless given), so a lost answer is safely asked again.
         """
-        params = order_params(order_id, amount, description)
-        params.update(
-            {
-                "pg_user_id": check.user_id("pg_user_id", user_id),
-                "pg_card_token": check.required_text("pg_card_token", card_token, max_length=255),
-            }
+        params = self._INIT.encode(
+            pg_order_id=order_id,
+            pg_amount=amount,
+            pg_description=description,
+            pg_user_id=user_id,
+            pg_card_token=card_token,
+            pg_user_email=user_email,
+            pg_loyalty_id=loyalty_id,
+            pg_loyalty_amount=loyalty_amount,
+            pg_freedom_id=freedom_id,
+            **payer_fields(
+                user_phone=user_phone,
+                user_ip=user_ip,
+                result_url=result_url,
+                success_url=success_url,
+                failure_url=failure_url,
+                receipt=receipt,
+                extra_params=extra_params,
+            ),
         )
-        payer_params(
-            params,
-            user_phone=user_phone,
-            user_email=user_email,
-            user_ip=user_ip,
-            result_url=result_url,
-            success_url=success_url,
-            failure_url=failure_url,
-            receipt=receipt,
-            extra_params=extra_params,
-            email_field="pg_user_email",
-        )
-        if loyalty_id is not None:
-            params["pg_loyalty_id"] = check.positive_int("pg_loyalty_id", loyalty_id)
-        if loyalty_amount is not None:
-            params["pg_loyalty_amount"] = check.amount("pg_loyalty_amount", loyalty_amount)
-        if freedom_id is not None:
-            params["pg_freedom_id"] = check.required_text(
-                "pg_freedom_id", freedom_id, max_length=255
-            )
         answer = await self._client.call(self._INIT, params, idempotency_key=idempotency_key)
         payment_id = to_int(answer.get("pg_payment_id"))
         if payment_id is None:
@@ -344,7 +335,7 @@ class Cards:
         rendered or followed): serve the page to the payer or redirect them. A signed XML ``ok``
         (seed 002) comes back with ``accepted=True``; a signed error raises its GatewayError.
         """
-        params = {"pg_payment_id": payment_id_text(payment_id)}
+        params = self._PAY.encode(pg_payment_id=payment_id)
         page = await self._client.call_page(self._PAY, params)
         if page.answer is None:
             return CvcPage(payment_id, page.html, page.location, page)
@@ -369,7 +360,7 @@ class Cards:
         """
         created = payment_id if isinstance(payment_id, CardPayment) else None
         number = payment_id.payment_id if isinstance(payment_id, CardPayment) else payment_id
-        params = {"pg_payment_id": payment_id_text(number)}
+        params = self._DIRECT.encode(pg_payment_id=number)
 
         async def attempt() -> Payment:
             answer = await self._client.call(self._DIRECT, params)
@@ -391,13 +382,9 @@ class Cards:
         back_link: str,
         order_id: str | None,
     ) -> CardForm:
-        params: dict[str, object] = {
-            "pg_user_id": check.user_id("pg_user_id", user_id),
-            "pg_post_link": check.url("pg_post_link", post_link),
-            "pg_back_link": check.url("pg_back_link", back_link),
-        }
-        if order_id is not None:
-            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        params = endpoint.encode(
+            pg_user_id=user_id, pg_post_link=post_link, pg_back_link=back_link, pg_order_id=order_id
+        )
         answer = await self._client.call(endpoint, params)
         redirect = to_text(answer.get("pg_redirect_url"))
         if redirect is None:

@@ -13,10 +13,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from . import _validation as check
-from ._endpoints import Endpoint, declared
+from ._endpoints import OPERATORS, Endpoint, declared
 from .errors import ValidationError
-from .payments import Payment, PaymentPage, Payments, PaymentState, payment_id_text, settle
+from .payments import Payment, PaymentPage, Payments, PaymentState, settle
 
 if TYPE_CHECKING:
     from ._caller import Caller
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["OPERATORS", "Mobile"]
 
 #: ``pg_payment_system_code`` values: the operator to charge when the phone alone is ambiguous.
-OPERATORS = frozenset({"TELE2KZT", "ALTELKZT", "BEELINEKZT", "KCELLKZT", "ACTIVKZT"})
 
 
 class Mobile:
@@ -100,14 +98,9 @@ class Mobile:
         carries its order id and amount, which the gateway's answer does not.
         """
         number, created = _identify(payment_id)
-        params: dict[str, object] = {
-            "pg_payment_id": payment_id_text(number),
-            "pg_abonent_phone": check.phone("pg_abonent_phone", phone),
-        }
-        if operator is not None:
-            params["pg_payment_system_code"] = check.one_of(
-                "pg_payment_system_code", operator, OPERATORS
-            )
+        params = self._PAY.encode(
+            pg_payment_id=number, pg_abonent_phone=phone, pg_payment_system_code=operator
+        )
         return await self._charge(self._PAY, params, number, created)
 
     async def approve(self, payment_id: PaymentPage | int, *, code: str) -> Payment:
@@ -115,15 +108,15 @@ class Mobile:
 
         As with :meth:`pay`, the :class:`PaymentPage` gives the result its order id and amount.
         """
-        if not (isinstance(code, str) and code.isdigit() and 4 <= len(code) <= 8):
-            raise ValidationError("pg_approval_code", "must be the 4-8 digit SMS code")
+        if not isinstance(code, str):  # an int would lose the code's leading zeros
+            raise ValidationError("pg_approval_code", "must be the SMS code as a string")
         number, created = _identify(payment_id)
-        params = {"pg_payment_id": payment_id_text(number), "pg_approval_code": code}
+        params = self._APPROVE.encode(pg_payment_id=number, pg_approval_code=code)
         return await self._charge(self._APPROVE, params, number, created)
 
     async def resend_code(self, payment_id: int) -> None:
         """Send the SMS code again."""
-        params = {"pg_payment_id": payment_id_text(payment_id)}
+        params = self._RESEND.encode(pg_payment_id=payment_id)
         await self._client.call(self._RESEND, params)
 
     async def status(self, payment_id: int) -> Payment:

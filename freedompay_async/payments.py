@@ -27,7 +27,7 @@ from tenacity import (
 
 from . import _validation as check
 from ._convert import GATEWAY_TIMEZONE, WordEnum, to_bool, to_datetime, to_decimal, to_int, to_text
-from ._endpoints import Endpoint, declared
+from ._endpoints import RECEIPT_FIELDS, Endpoint, declared
 from ._masking import mask_card_numbers
 from .errors import AMBIGUOUS, FreedomPayError, OutcomeUnknown, ProtocolError, ValidationError
 from .models import GatewayResponse
@@ -52,12 +52,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-LANGUAGES = frozenset({"ru", "en", "kz", "kk", "kg", "uz"})
-CALLBACK_METHODS = frozenset({"GET", "POST", "XML"})
-#: How the payer's browser goes to the success / failure URL.
-BUTTON_METHODS = frozenset({"GET", "POST"})
-_MAX_RECEIPT_PRICE = Decimal("9999999")
 
 
 class PaymentState(WordEnum):
@@ -135,22 +129,21 @@ class ReceiptPosition:
     tax_type: TaxType = TaxType.NONE
 
     def to_params(self, index: int) -> dict[str, str]:
+        """This line's fields, checked by the endpoint table's :data:`RECEIPT_FIELDS`."""
         prefix = f"pg_receipt_positions[{index}]"
         if not isinstance(self.tax_type, TaxType):
             raise ValidationError(f"{prefix}[tax_type]", "must be a TaxType")
-        price = check.amount(f"{prefix}[price]", self.price)
-        if Decimal(price) > _MAX_RECEIPT_PRICE:
-            raise ValidationError(f"{prefix}[price]", "must be at most 9999999")
-        return {
-            "count": check.int_range(f"{prefix}[count]", self.count, 1, 10**9),
-            "name": check.required_text(f"{prefix}[name]", self.name),
-            "tax_type": str(int(self.tax_type)),
-            "price": price,
+        values = {
+            "count": self.count,
+            "name": self.name,
+            "tax_type": int(self.tax_type),
+            "price": self.price,
         }
-
-
-def receipt_params(positions: Sequence[ReceiptPosition]) -> list[dict[str, str]]:
-    return [position.to_params(index) for index, position in enumerate(positions)]
+        try:
+            return {spec.name: str(spec.encode(values[spec.name])) for spec in RECEIPT_FIELDS}
+        except ValidationError as exc:
+            reason = str(exc).split(": ", 1)[1]
+            raise ValidationError(f"{prefix}[{exc.field}]", reason) from None
 
 
 @attrs.frozen(slots=True)
@@ -395,54 +388,27 @@ async def settle(
     return found
 
 
-def order_params(
-    order_id: str | None, amount: Decimal | str, description: str, currency: str | None = None
-) -> dict[str, object]:
-    """The fields every charge starts with, validated (``pg_order_id`` where there is one)."""
-    params: dict[str, object] = {}
-    if order_id is not None:
-        params["pg_order_id"] = check.order_id("pg_order_id", order_id)
-    params["pg_amount"] = check.amount("pg_amount", amount)
-    params["pg_description"] = check.required_text("pg_description", description)
-    if currency is not None:
-        params["pg_currency"] = check.currency("pg_currency", currency)
-    return params
-
-
-def payer_params(
-    params: dict[str, object],
+def payer_fields(
     *,
     user_phone: str | None,
-    user_email: str | None,
     user_ip: str | None,
     result_url: str | None,
     success_url: str | None,
     failure_url: str | None,
     receipt: Sequence[ReceiptPosition] | None,
     extra_params: Sequence[str],
-    email_field: str = "pg_user_contact_email",
-) -> None:
-    """The optional payer, URL, receipt and ``pg_param1..3`` fields every charge accepts.
-
-    ``email_field``: ``init_payment.php`` names it ``pg_user_contact_email``, ``card/init``
-    ``pg_user_email``.
-    """
-    if user_phone is not None:
-        params["pg_user_phone"] = check.phone("pg_user_phone", user_phone)
-    if user_email is not None:
-        params[email_field] = check.email(email_field, user_email)
-    if user_ip is not None:
-        params["pg_user_ip"] = check.ip_address("pg_user_ip", user_ip)
-    for name, url in (
-        ("pg_result_url", result_url),
-        ("pg_success_url", success_url),
-        ("pg_failure_url", failure_url),
-    ):
-        if url is not None:
-            params[name] = check.url(name, url)
-    if receipt:
-        params["pg_receipt_positions"] = receipt_params(receipt)
-    params.update(check.free_params(extra_params))
+) -> dict[str, object]:
+    """The optional payer, URL, receipt and ``pg_param1..3`` fields every charge accepts
+    (the endpoint table checks them)."""
+    return {
+        "pg_user_phone": user_phone,
+        "pg_user_ip": user_ip,
+        "pg_result_url": result_url,
+        "pg_success_url": success_url,
+        "pg_failure_url": failure_url,
+        "pg_receipt_positions": list(receipt) if receipt else None,
+        **check.free_params(extra_params),
+    }
 
 
 def _last_result(state: RetryCallState) -> Any:
@@ -495,6 +461,12 @@ class Payments:
         recurring_start: bool | None = None,
         recurring_lifetime: int | None = None,
         generate_qr: bool = False,
+        timeout_after_payment: int | None = None,
+        three_ds_challenge: bool | None = None,
+        payment_system: str | None = None,
+        state_url: str | None = None,
+        postpone_payment: bool | None = None,
+        in_frame: bool = False,
         receipt: Sequence[ReceiptPosition] | None = None,
         extra_params: Sequence[str] = (),
         merchant_fields: Mapping[str, str] | None = None,
@@ -512,68 +484,52 @@ class Payments:
         callbacks. The request carries an idempotency key (by default derived from the order
         id and the request's content), so it is safely repeated when its outcome is unknown.
         ``order_id`` is optional (seed 001); without it the answer carries the payment's id.
+        ``timeout_after_payment`` (seconds before the payer is redirected), ``three_ds_challenge``
+        (force the 3-D Secure challenge), ``payment_system``, ``state_url`` (the waiting page),
+        ``postpone_payment`` and ``in_frame`` (``pg_payment_route=frame``, enabled by your
+        manager) are the documented page options.
         """
-        params = order_params(order_id, amount, description, currency)
-        if payment_method is not None:
-            params["pg_payment_method"] = check.required_text(
-                "pg_payment_method", payment_method, max_length=64
-            )
-        if lifetime is not None:
-            params["pg_lifetime"] = lifetime_seconds(lifetime)
-        if language is not None:
-            params["pg_language"] = check.one_of("pg_language", language, LANGUAGES)
-        for name, value in (
-            ("pg_auto_clearing", auto_clearing),
-            ("pg_testing_mode", testing_mode),
-            ("pg_recurring_start", recurring_start),
-        ):
-            if value is not None:
-                params[name] = check.flag(value)
-        if recurring_lifetime is not None:
-            params["pg_recurring_lifetime"] = check.int_range(
-                "pg_recurring_lifetime", recurring_lifetime, 1, 156
-            )
-        if user_id is not None:
-            params["pg_user_id"] = check.user_id("pg_user_id", user_id)
-        if check_url is not None:
-            params["pg_check_url"] = check.url("pg_check_url", check_url)
-        if callback_method is not None:
-            params["pg_request_method"] = check.one_of(
-                "pg_request_method", callback_method, CALLBACK_METHODS
-            )
-        for name, method in (
-            ("pg_success_url_method", success_url_method),
-            ("pg_failure_url_method", failure_url_method),
-        ):
-            if method is not None:
-                params[name] = check.one_of(name, method, BUTTON_METHODS)
-        if site_url is not None:
-            params["pg_site_url"] = check.url("pg_site_url", site_url)
-        if commission_discount is not None:
-            params["pg_commission_discount"] = check.flag(commission_discount)
-        if commission_discount_fix is not None:
-            params["pg_commission_discount_fix"] = check.amount(
-                "pg_commission_discount_fix", commission_discount_fix, minimum=Decimal(1)
-            )
-        if commission_discount_percentage is not None:
-            params["pg_commission_discount_percentage"] = check.int_range(
-                "pg_commission_discount_percentage", commission_discount_percentage, 1, 100
-            )
-        if generate_qr:
-            params["pg_generate_qr"] = "1"
-        payer_params(
-            params,
-            user_phone=user_phone,
-            user_email=user_email,
-            user_ip=user_ip,
-            result_url=result_url,
-            success_url=success_url,
-            failure_url=failure_url,
-            receipt=receipt,
-            extra_params=extra_params,
+        params = self._INIT.encode(
+            pg_order_id=order_id,
+            pg_amount=amount,
+            pg_description=description,
+            pg_currency=currency,
+            pg_payment_method=payment_method,
+            pg_lifetime=lifetime_seconds(lifetime) if lifetime is not None else None,
+            pg_language=language,
+            pg_auto_clearing=auto_clearing,
+            pg_testing_mode=testing_mode,
+            pg_recurring_start=recurring_start,
+            pg_recurring_lifetime=recurring_lifetime,
+            pg_timeout_after_payment=timeout_after_payment,
+            pg_3ds_challenge=three_ds_challenge,
+            pg_user_id=user_id,
+            pg_user_contact_email=user_email,
+            pg_check_url=check_url,
+            pg_request_method=callback_method,
+            pg_success_url_method=success_url_method,
+            pg_failure_url_method=failure_url_method,
+            pg_site_url=site_url,
+            pg_state_url=state_url,
+            pg_state_url_method="GET" if state_url is not None else None,
+            pg_payment_system=payment_system,
+            pg_postpone_payment=postpone_payment,
+            pg_payment_route="frame" if in_frame else None,
+            pg_commission_discount=commission_discount,
+            pg_commission_discount_fix=commission_discount_fix,
+            pg_commission_discount_percentage=commission_discount_percentage,
+            pg_generate_qr=True if generate_qr else None,
+            **payer_fields(
+                user_phone=user_phone,
+                user_ip=user_ip,
+                result_url=result_url,
+                success_url=success_url,
+                failure_url=failure_url,
+                receipt=receipt,
+                extra_params=extra_params,
+            ),
+            **(merchant_fields or {}),
         )
-        if merchant_fields:
-            params.update(check.merchant_fields(merchant_fields))
         answer = await self._client.call(self._INIT, params, idempotency_key=idempotency_key)
         payment_id = to_int(answer.get("pg_payment_id"))
         redirect = to_text(answer.get("pg_redirect_url"))
@@ -593,14 +549,12 @@ class Payments:
 
     async def status(self, payment_id: int, *, order_id: str | None = None) -> Payment:
         """The payment's state and amounts (``get_status3.php``); reads are retried freely."""
-        params: dict[str, object] = {"pg_payment_id": payment_id_text(payment_id)}
-        if order_id is not None:
-            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        params = self._STATUS.encode(pg_payment_id=payment_id, pg_order_id=order_id)
         return Payment.from_answer(await self._client.call(self._STATUS, params), order_id)
 
     async def order_status(self, order_id: str) -> OrderStatus:
         """Look a payment up by your order id (``get_status2.php``, deprecated by the gateway)."""
-        params = {"pg_order_id": check.order_id("pg_order_id", order_id)}
+        params = self._ORDER_STATUS.encode(pg_order_id=order_id)
         answer = await self._client.call(self._ORDER_STATUS, params)
         word = answer.get("pg_transaction_status")
         return OrderStatus(
@@ -645,7 +599,7 @@ class Payments:
         self, payment_id: int, *, receipt: Sequence[ReceiptPosition] | None = None
     ) -> PaymentOperation:
         """Release a held two-step payment before it is captured (``cancel.php``)."""
-        params = self._operation_params(payment_id, receipt)
+        params = self._CANCEL.encode(pg_payment_id=payment_id, pg_receipt_positions=receipt)
 
         async def revoked() -> PaymentOperation | None:
             payment = await self.status(payment_id)
@@ -671,9 +625,9 @@ class Payments:
 
         Held payments not captured or cancelled within 5 days are captured by the gateway.
         """
-        params = self._operation_params(payment_id, receipt)
-        if amount is not None:
-            params["pg_clearing_amount"] = check.amount("pg_clearing_amount", amount)
+        params = self._CAPTURE.encode(
+            pg_payment_id=payment_id, pg_receipt_positions=receipt, pg_clearing_amount=amount
+        )
 
         async def captured() -> PaymentOperation | None:
             payment = await self.status(payment_id)
@@ -701,9 +655,9 @@ class Payments:
         status lists refunds but cannot say which one this request made, so compare
         ``status(payment_id).refunds`` with what you expect before refunding again.
         """
-        params = self._operation_params(payment_id, receipt)
-        if amount is not None:
-            params["pg_refund_amount"] = check.amount("pg_refund_amount", amount)
+        params = self._REFUND.encode(
+            pg_payment_id=payment_id, pg_receipt_positions=receipt, pg_refund_amount=amount
+        )
         return await settle(
             self._operation("refund", self._REFUND, params, "pg_refund_amount"),
             None,
@@ -726,17 +680,13 @@ class Payments:
         notification carries ``pg_recurring_profile_id``). Give an ``order_id``: it is how a
         lost answer is resolved through :meth:`order_status`.
         """
-        params: dict[str, object] = {
-            "pg_recurring_profile": check.required_text(
-                "pg_recurring_profile", recurring_profile, max_length=64
-            ),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-        }
-        if order_id is not None:
-            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
-        if result_url is not None:
-            params["pg_result_url"] = check.url("pg_result_url", result_url)
+        params = self._RECURRING.encode(
+            pg_recurring_profile=recurring_profile,
+            pg_amount=amount,
+            pg_description=description,
+            pg_order_id=order_id,
+            pg_result_url=result_url,
+        )
 
         async def charged() -> Payment | None:
             if order_id is None:
@@ -748,15 +698,6 @@ class Payments:
             return Payment.from_answer(await self._client.call(self._RECURRING, params), order_id)
 
         return await settle(attempt(), charged, endpoint=self._RECURRING, order_id=order_id)
-
-    @staticmethod
-    def _operation_params(
-        payment_id: int, receipt: Sequence[ReceiptPosition] | None
-    ) -> dict[str, object]:
-        params: dict[str, object] = {"pg_payment_id": payment_id_text(payment_id)}
-        if receipt:
-            params["pg_receipt_positions"] = receipt_params(receipt)
-        return params
 
     async def _operation(
         self,
@@ -774,18 +715,11 @@ class Payments:
         )
 
 
-def lifetime_seconds(lifetime: timedelta | int) -> str:
-    """``pg_lifetime``: whole seconds from 5 minutes to 7 days, given as int or timedelta."""
+def lifetime_seconds(lifetime: timedelta | int) -> object:
+    """``pg_lifetime`` in whole seconds, given as int or timedelta (the table checks the range)."""
     if isinstance(lifetime, timedelta):
         seconds = lifetime.total_seconds()
         if not seconds.is_integer():
             raise ValidationError("pg_lifetime", "must be whole seconds")
-        return check.int_range("pg_lifetime", int(seconds), 300, 604800)
-    return check.int_range("pg_lifetime", lifetime, 300, 604800)
-
-
-def payment_id_text(value: int) -> str:
-    """``pg_payment_id``: the gateway's positive integer transaction id."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationError("pg_payment_id", "must be the gateway's positive integer id")
-    return str(value)
+        return int(seconds)
+    return lifetime

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
@@ -30,7 +29,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import anyio
 import attrs
 
-from . import _validation as check
 from ._convert import WordEnum, to_datetime, to_decimal, to_int, to_text
 from ._endpoints import Endpoint, declared
 from ._masking import mask_card_numbers
@@ -336,19 +334,16 @@ class Payouts:
         With ``wait`` (default) a ``process`` answer is polled until final; at the deadline
         :class:`PayoutPending` is raised. ``wait=False`` returns the ``process`` payout.
         """
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-            "pg_payment_to": check.card_number("pg_payment_to", card_number, max_digits=20),
-            "pg_post_link": check.url("pg_post_link", post_link),
-        }
-        if currency is not None:
-            params["pg_currency"] = check.currency("pg_currency", currency)
-        if user_id is not None:
-            params["pg_user_id"] = check.user_id("pg_user_id", user_id)
-        if card_name is not None:
-            params["pg_card_name"] = check.required_text("pg_card_name", card_name)
+        params = self._TO_CARD.encode(
+            pg_order_id=order_id,
+            pg_amount=amount,
+            pg_description=description,
+            pg_payment_to=card_number,
+            pg_post_link=post_link,
+            pg_currency=currency,
+            pg_user_id=user_id,
+            pg_card_name=card_name,
+        )
         return await self._create_and_wait(self._TO_CARD, params, order_id, wait)
 
     @operation("payouts.to_token", payout=True)
@@ -375,21 +370,18 @@ class Payouts:
             raise ValidationError("pg_card_token_to", "give exactly one of card_token, card_id")
         if api not in self._TO_TOKEN:
             raise ValidationError("api", "must be 'gateway' or 'merchant'")
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-            "pg_user_id": check.user_id("pg_user_id", user_id),
-            "pg_post_link": check.url("pg_post_link", post_link),
-            "pg_order_time_limit": _time_limit(order_time_limit, self._client.timezone),
-        }
-        if card_token is not None:
-            params["pg_card_token_to"] = check.required_text(
-                "pg_card_token_to", card_token, max_length=255
-            )
-        elif card_id is not None:
-            params["pg_card_id_to"] = check.positive_int("pg_card_id_to", card_id)
-        return await self._create_and_wait(self._TO_TOKEN[api], params, order_id, wait)
+        endpoint = self._TO_TOKEN[api]
+        params = endpoint.encode(
+            pg_order_id=order_id,
+            pg_amount=amount,
+            pg_description=description,
+            pg_user_id=user_id,
+            pg_post_link=post_link,
+            pg_order_time_limit=_time_limit(order_time_limit, self._client.timezone),
+            pg_card_token_to=card_token,
+            pg_card_id_to=card_id,
+        )
+        return await self._create_and_wait(endpoint, params, order_id, wait)
 
     @operation("payouts.to_iban", payout=True)
     async def to_iban(
@@ -412,26 +404,20 @@ class Payouts:
         ``api="merchant"``; Kazakhstan's KBe / KNP codes)."""
         if api not in self._TO_IBAN:
             raise ValidationError("api", "must be 'gateway' or 'merchant'")
-        compact_iban = iban.replace(" ", "").upper() if isinstance(iban, str) else ""
-        if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}", compact_iban):
-            raise ValidationError("pg_recipient_iban", "is not an IBAN")
-        if not (isinstance(recipient_iin, str) and re.fullmatch(r"[0-9]{12}", recipient_iin)):
-            raise ValidationError("pg_recipient_iin", "must be the 12-digit IIN/BIN")
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description),
-            "pg_recipient_iban": compact_iban,
-            "pg_recipient_iin": recipient_iin,
-            "pg_recipient_name": check.required_text("pg_recipient_name", recipient_name),
-            "pg_recipient_kbe": check.required_text(
-                "pg_recipient_kbe", recipient_kbe, max_length=2
-            ),
-            "pg_knp": check.required_text("pg_knp", knp, max_length=3),
-            "pg_bank_bik": check.required_text("pg_bank_bik", bank_bik, max_length=11),
-            "pg_post_link": check.url("pg_post_link", post_link),
-        }
-        return await self._create_and_wait(self._TO_IBAN[api], params, order_id, wait)
+        endpoint = self._TO_IBAN[api]
+        params = endpoint.encode(
+            pg_order_id=order_id,
+            pg_amount=amount,
+            pg_description=description,
+            pg_recipient_iban=iban,
+            pg_recipient_iin=recipient_iin,
+            pg_recipient_name=recipient_name,
+            pg_recipient_kbe=recipient_kbe,
+            pg_knp=knp,
+            pg_bank_bik=bank_bik,
+            pg_post_link=post_link,
+        )
+        return await self._create_and_wait(endpoint, params, order_id, wait)
 
     @operation("payouts.page")
     async def page(
@@ -453,20 +439,17 @@ class Payouts:
         ``post_link`` and through :meth:`status` with ``api="merchant"``. An ambiguous outcome
         raises :class:`~freedompay_async.errors.OutcomeUnknown` (never re-sent): ask the status.
         """
-        params: dict[str, object] = {
-            "pg_order_id": check.order_id("pg_order_id", order_id),
-            "pg_amount": check.amount("pg_amount", amount),
-            "pg_description": check.required_text("pg_description", description, max_length=255),
-            "pg_order_time_limit": _time_limit(order_time_limit, self._client.timezone),
-            "pg_back_link": check.url("pg_back_link", back_link),
-            "pg_post_link": check.url("pg_post_link", post_link),
-        }
-        if user_id is not None:
-            params["pg_user_id"] = check.user_id("pg_user_id", user_id)
-        if user_email is not None:
-            params["pg_user_email"] = check.email("pg_user_email", user_email)
-        if in_frame:
-            params["pg_payment_route"] = "frame"
+        params = self._PAGE.encode(
+            pg_order_id=order_id,
+            pg_amount=amount,
+            pg_description=description,
+            pg_order_time_limit=_time_limit(order_time_limit, self._client.timezone),
+            pg_back_link=back_link,
+            pg_post_link=post_link,
+            pg_user_id=user_id,
+            pg_user_email=user_email,
+            pg_payment_route="frame" if in_frame else None,
+        )
         answer = await self._client.call(self._PAGE, params)
         redirect = answer.get("pg_redirect_url")
         if not isinstance(redirect, str) or not redirect:
@@ -497,9 +480,7 @@ class Payouts:
         """
         if version not in (None, 1, 2):
             raise ValidationError("version", "payout status versions are 1 and 2")
-        params: dict[str, object] = {"pg_order_id": check.order_id("pg_order_id", order_id)}
-        if payment_id is not None:
-            params["pg_payment_id"] = check.positive_int("pg_payment_id", payment_id)
+        params = self._STATUS2.encode(pg_order_id=order_id, pg_payment_id=payment_id)
         answer, state_field = await self._status_answer(params, version, api)
         payout = Payout.from_answer(order_id, answer, state_field=state_field)
         return _same_payment(payout, payment_id)
@@ -537,11 +518,7 @@ class Payouts:
         The docs publish no answer for this script (the path follows the gateway's PHP SDK):
         a ``pg_payment_status`` is read as in ``payment_status2``, else ``pg_status``.
         """
-        params: dict[str, object] = {
-            "pg_payment_id": check.positive_int("pg_payment_id", payment_id)
-        }
-        if order_id is not None:
-            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        params = self._STATUS_BY_PAYMENT.encode(pg_payment_id=payment_id, pg_order_id=order_id)
         answer = await self._client.call(self._STATUS_BY_PAYMENT, params)
         state_field = "pg_payment_status" if "pg_payment_status" in answer.fields else "pg_status"
         payout = Payout.from_answer(order_id or "", answer, state_field=state_field)
@@ -555,10 +532,8 @@ class Payouts:
         ``api="merchant"``)."""
         if api not in self._BALANCE:
             raise ValidationError("api", "must be 'gateway' or 'merchant'")
-        params: dict[str, object] = {}
-        if currency is not None:
-            params["pg_currency"] = check.currency("pg_currency", currency)
-        answer = await self._client.call(self._BALANCE[api], params)
+        endpoint = self._BALANCE[api]
+        answer = await self._client.call(endpoint, endpoint.encode(pg_currency=currency))
         amount = to_decimal(answer.get("pg_balance"))
         if amount is None:
             raise ProtocolError("balance answer has no pg_balance", raw=answer.raw)
@@ -653,7 +628,10 @@ class Payouts:
         if ambiguous is not None:
             payout = await self._reconcile(endpoint, order_id, ambiguous)
         if wait and not payout.is_final:
-            return await self.wait(order_id, payout=payout, api=_api_of(endpoint))
+            payout = await self.wait(order_id, payout=payout, api=_api_of(endpoint))
+        if payout.amount is None:
+            # An answer without the amount paid the one asked for (the create names it).
+            payout = attrs.evolve(payout, amount=Decimal(str(params["pg_amount"])))
         return payout
 
     async def _confirm_refusal(

@@ -1,6 +1,7 @@
 """OpenTelemetry traces and metrics: the knobs (``FreedomPayClient(telemetry=Telemetry(...))``).
 
-Needs the ``otel`` extra (``pip install "freedompay-async[otel]"``, ``opentelemetry-api`` only);
+Needs the ``otel`` extra (``python -m pip install ".[otel]"`` in a clone, ``opentelemetry-api``
+only);
 without it, or without a tracer / meter provider, the client records nothing and pays for
 nothing. See ``docs/observability.md`` for every span, metric and attribute.
 """
@@ -52,7 +53,8 @@ def serve_prometheus(port: int, host: str = "127.0.0.1") -> Iterator[Telemetry]:
         from prometheus_client import start_http_server
     except ImportError:
         raise ConfigurationError(
-            'serving metrics needs the prometheus extra: pip install "freedompay-async[prometheus]"'
+            "serving metrics needs the 'prometheus' extra: "
+            'python -m pip install ".[prometheus]" in a clone (from a wheel: "WHEEL[prometheus]")'
         ) from None
     reader = PrometheusMetricReader()
     provider = SdkMeterProvider(metric_readers=[reader])

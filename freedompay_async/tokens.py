@@ -1,7 +1,11 @@
-"""``client.tokens``: Gateway API charges by saved-card token, Apple Pay and Google Pay.
+"""``client.tokens``: the Gateway API's card storage and charges by saved-card token, Apple Pay
+and Google Pay (PCI DSS merchants, enabled by the personal manager).
 
-All three go to ``g2g/payment`` (PCI DSS merchants, enabled by the personal manager). A lost
-answer is resolved through ``g2g/status_v2`` by order id; the charge is never sent twice.
+The charges go to ``g2g/payment``; a lost answer is resolved through ``g2g/status_v2`` by order
+id, and the charge is never sent twice. A wallet charge that answers with a 3-D Secure
+challenge is finished by :meth:`Tokens.complete_3ds` once the payer has passed it. Card storage
+(``g2g/cardstorage/*``) saves a card from its number: the number and CVC go to the gateway
+only, never into logs, reprs or messages.
 """
 
 from __future__ import annotations
@@ -13,24 +17,17 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from . import _validation as check
-from ._endpoints import declared
+from ._convert import to_int, to_text
+from ._endpoints import ECI_VALUES, Endpoint, declared
+from .cards import RemovedCard, SavedCard
 from .errors import ValidationError
-from .payments import LANGUAGES, Payment, order_params, payment_id_text, settle
+from .models import GatewayResponse
+from .payments import Payment, ThreeDSChallenge, items, settle
 
 if TYPE_CHECKING:
     from ._caller import Caller
 
-__all__ = ["ECI_VALUES", "Tokens", "WalletToken"]
-
-#: The ECI values a decrypted Apple Pay / Google Pay token carries.
-ECI_VALUES = frozenset({"00", "01", "02", "05", "06", "07"})
-
-
-def _two_digits(field: str, value: int | str) -> str:
-    text = f"{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(text, str) or len(text) != 2 or not text.isdigit():
-        raise ValidationError(field, "must be two digits")
-    return text
+__all__ = ["ECI_VALUES", "CardSave", "Tokens", "WalletToken"]
 
 
 @attrs.frozen(slots=True)
@@ -49,28 +46,76 @@ class WalletToken:
     cardholder: str | None = attrs.field(default=None, repr=False)
 
     def to_params(self) -> dict[str, object]:
-        dpan = self.dpan if isinstance(self.dpan, str) else ""
-        if not (dpan.isdigit() and 13 <= len(dpan) <= 20):
-            raise ValidationError("pg_card_pan", "the device card number must be 13 to 20 digits")
-        month = _two_digits("pg_card_month", self.expiry_month)
-        if not 1 <= int(month) <= 12:
-            raise ValidationError("pg_card_month", "must be 01 to 12")
+        """The token's fields, checked and encoded by ``g2g/payment``'s table."""
+        endpoint = Tokens._PAY
         return {
-            "pg_card_pan": dpan,
-            "pg_card_month": month,
-            "pg_card_year": _two_digits("pg_card_year", self.expiry_year),
-            "pg_online_payment_cryptogram": check.required_text(
-                "pg_online_payment_cryptogram", self.cryptogram, max_length=512
-            ),
-            "pg_eci_indicator": check.one_of("pg_eci_indicator", self.eci, ECI_VALUES),
+            name: endpoint.field(name).encode(value)
+            for name, value in (
+                ("pg_card_pan", self.dpan),
+                ("pg_card_month", self.expiry_month),
+                ("pg_card_year", self.expiry_year),
+                ("pg_online_payment_cryptogram", self.cryptogram),
+                ("pg_eci_indicator", self.eci),
+            )
         }
+
+
+@attrs.frozen(slots=True)
+class CardSave:
+    """A card saved through the Gateway API (``g2g/cardstorage/add``), or on its way.
+
+    With ``three_ds`` set the card is usable only once the payer has passed 3-D Secure at
+    ``three_ds.acs_url`` and :meth:`Tokens.complete_card_3ds` has been called with what the
+    issuer returned. ``card_mask`` is the masked number; ``secure_details`` is ``F``
+    (frictionless) or ``C`` (challenge).
+    """
+
+    payment_id: int | None
+    order_id: str | None
+    user_id: str | None
+    card_token: str | None
+    card_mask: str | None
+    three_ds: ThreeDSChallenge | None
+    secure_details: str | None
+    raw: GatewayResponse = attrs.field(repr=False)
+
+    @property
+    def saved(self) -> bool:
+        """Whether the card is stored and usable (no 3-D Secure step left)."""
+        return self.three_ds is None and self.card_token is not None
+
+    @classmethod
+    def from_answer(cls, answer: GatewayResponse) -> CardSave:
+        fields = answer.fields
+        three_ds = None
+        if fields.get("pg_3ds") == "1" and to_text(fields.get("pg_3d_acsurl")):
+            three_ds = ThreeDSChallenge(
+                fields["pg_3d_acsurl"],
+                to_text(fields.get("pg_3d_md")),
+                to_text(fields.get("pg_3d_pareq")),
+            )
+        return cls(
+            to_int(fields.get("pg_payment_id")),
+            to_text(fields.get("pg_order_id")),
+            to_text(fields.get("pg_user_id")),
+            to_text(fields.get("pg_card_token")),
+            to_text(fields.get("pg_card_mask")),
+            three_ds,
+            to_text(fields.get("pg_secure_details")),
+            answer,
+        )
 
 
 class Tokens:
     """Gateway API token and wallet charges of one client (``client.tokens``)."""
 
     _PAY = declared("g2g/payment")
+    _COMPLETE_3DS = declared("g2g/paymentAcs")
     _STATUS = declared("g2g/status_v2")
+    _SAVE = declared("g2g/cardstorage/add")
+    _COMPLETE_SAVE = declared("g2g/cardstorage/payment_acs")
+    _LIST = declared("g2g/cardstorage/list")
+    _REMOVE = declared("g2g/cardstorage/remove")
 
     def __init__(self, client: Caller) -> None:
         self._client = client
@@ -93,11 +138,13 @@ class Tokens:
         answer is looked up by ``order_id`` and, if the status cannot show it, raises
         :class:`~freedompay_async.payments.PaymentOutcomeUnknown`.
         """
-        params = self._base(order_id, amount, description, currency, extra_params)
-        params["pg_user_id"] = check.user_id("pg_user_id", user_id)
-        params["pg_card_token"] = check.required_text("pg_card_token", card_token, max_length=255)
-        if language is not None:
-            params["pg_language"] = check.one_of("pg_language", language, LANGUAGES)
+        params = self._PAY.encode(
+            **self._base(order_id, amount, description, currency, extra_params),
+            pg_user_id=user_id,
+            # Optional in the table (wallet charges have none), required for Token Pay.
+            pg_card_token=card_token or "",
+            pg_language=language,
+        )
         return await self._charge(params, order_id)
 
     async def apple_pay(
@@ -130,10 +177,8 @@ class Tokens:
     ) -> Payment:
         """Charge a decrypted Google Pay token. ``payment.three_ds`` set: send the payer there."""
         params = self._wallet_params(
-            "google_pay", order_id, amount, description, token, currency, auto_clearing, ()
+            "google_pay", order_id, amount, description, token, currency, auto_clearing, (), user_ip
         )
-        if user_ip is not None:
-            params["pg_user_ip"] = check.ip_address("pg_user_ip", user_ip)
         return await self._charge(params, order_id)
 
     async def status(
@@ -145,12 +190,88 @@ class Tokens:
         """
         if payment_id is None and order_id is None:
             raise ValidationError("pg_payment_id", "give payment_id, order_id or both")
-        params: dict[str, object] = {}
-        if payment_id is not None:
-            params["pg_payment_id"] = payment_id_text(payment_id)
-        if order_id is not None:
-            params["pg_order_id"] = check.order_id("pg_order_id", order_id)
+        params = self._STATUS.encode(pg_payment_id=payment_id, pg_order_id=order_id)
         return Payment.from_answer(await self._client.call(self._STATUS, params), order_id)
+
+    async def complete_3ds(
+        self, payment: Payment | int, *, md: str, pares: str, order_id: str | None = None
+    ) -> Payment:
+        """Finish an Apple Pay / Google Pay charge after the payer passed 3-D Secure.
+
+        ``payment`` is what :meth:`apple_pay` / :meth:`google_pay` returned with ``three_ds``
+        set (or its payment id); ``md`` and ``pares`` are what the issuer's page posted back to
+        your return URL. The path is the Purchase 3DSecure call the token pages point to
+        (``g2g/paymentAcs``, inferred). A lost answer is resolved through the status; never
+        sent twice.
+        """
+        if isinstance(payment, Payment):
+            if payment.payment_id is None:
+                raise ValidationError("pg_payment_id", "the payment has no payment id")
+            number, order_id = payment.payment_id, order_id or payment.order_id
+        else:
+            number = payment
+        params = self._COMPLETE_3DS.encode(pg_payment_id=number, pg_md=md, pg_pares=pares)
+        endpoint = self._COMPLETE_3DS
+
+        async def attempt() -> Payment:
+            return Payment.from_answer(await self._client.call(endpoint, params), order_id)
+
+        async def completed() -> Payment | None:
+            current = await self.status(number, order_id=order_id)
+            return current if current.is_final else None
+
+        return await settle(attempt(), completed, endpoint=endpoint, payment_id=number)
+
+    async def save_card(
+        self,
+        *,
+        user_id: str,
+        card_number: str,
+        expiry_month: int | str,
+        expiry_year: int | str,
+        cvc: str,
+        cardholder: str,
+        order_id: str | None = None,
+        description: str | None = None,
+    ) -> CardSave:
+        """Save a card from its number for ``user_id`` (``g2g/cardstorage/add``, PCI DSS).
+
+        The gateway verifies the card (a small amount is held and released). When the result
+        has ``three_ds`` set, send the payer there, then call :meth:`complete_card_3ds`. A lost
+        answer raises :class:`~freedompay_async.payments.PaymentOutcomeUnknown` (the card data
+        is never sent twice): look for the card with :meth:`list_cards`.
+        """
+        params = self._SAVE.encode(
+            pg_user_id=user_id,
+            pg_card_pan=card_number,
+            pg_card_month=expiry_month,
+            pg_card_year=expiry_year,
+            pg_card_cvc=cvc,
+            pg_card_name=cardholder,
+            pg_order_id=order_id,
+            pg_description=description,
+        )
+        return await self._store(self._SAVE, params, order_id)
+
+    async def complete_card_3ds(
+        self, payment_id: CardSave | int, *, md: str, pares: str
+    ) -> CardSave:
+        """Finish saving a card after the payer passed 3-D Secure (``payment_acs``)."""
+        number = payment_id.payment_id if isinstance(payment_id, CardSave) else payment_id
+        params = self._COMPLETE_SAVE.encode(pg_payment_id=number, pg_md=md, pg_pares=pares)
+        return await self._store(self._COMPLETE_SAVE, params, None)
+
+    async def list_cards(self, user_id: str) -> tuple[SavedCard, ...]:
+        """The user's cards in the Gateway API's card storage (``g2g/cardstorage/list``)."""
+        answer = await self._client.call(self._LIST, self._LIST.encode(pg_user_id=user_id))
+        return tuple(
+            SavedCard.from_fields(card, answer.timezone) for card in items(answer.fields, "card")
+        )
+
+    async def remove_card(self, user_id: str, *, card_token: str) -> RemovedCard:
+        """Remove a card from the Gateway API's card storage; removing twice is harmless."""
+        params = self._REMOVE.encode(pg_user_id=user_id, pg_card_token=card_token)
+        return RemovedCard.from_answer(await self._client.call(self._REMOVE, params), card_token)
 
     @staticmethod
     def _base(
@@ -160,9 +281,13 @@ class Tokens:
         currency: str | None,
         extra_params: Sequence[str],
     ) -> dict[str, object]:
-        params = order_params(order_id, amount, description, currency)
-        params.update(check.free_params(extra_params))
-        return params
+        return {
+            "pg_order_id": order_id,
+            "pg_amount": amount,
+            "pg_description": description,
+            "pg_currency": currency,
+            **check.free_params(extra_params),
+        }
 
     def _wallet_params(
         self,
@@ -174,21 +299,20 @@ class Tokens:
         currency: str | None,
         auto_clearing: bool | None,
         extra_params: Sequence[str],
+        user_ip: str | None = None,
     ) -> dict[str, object]:
         if not isinstance(token, WalletToken):
             raise ValidationError("token", "must be a WalletToken")
-        params = self._base(order_id, amount, description, currency, extra_params)
-        params["pg_payment_method"] = method
-        params.update(token.to_params())
-        if method == "apple_pay":
-            if token.cardholder is None:
-                raise ValidationError("pg_card_name", "Apple Pay needs the cardholder name")
-            params["pg_card_name"] = check.required_text(
-                "pg_card_name", token.cardholder, max_length=255
-            )
-        if auto_clearing is not None:
-            params["pg_auto_clearing"] = check.flag(auto_clearing)
-        return params
+        if method == "apple_pay" and token.cardholder is None:
+            raise ValidationError("pg_card_name", "Apple Pay needs the cardholder name")
+        return self._PAY.encode(
+            **self._base(order_id, amount, description, currency, extra_params),
+            pg_payment_method=method,
+            **token.to_params(),
+            pg_card_name=token.cardholder if method == "apple_pay" else None,
+            pg_auto_clearing=auto_clearing,
+            pg_user_ip=user_ip,
+        )
 
     async def _charge(self, params: dict[str, object], order_id: str) -> Payment:
         endpoint = self._PAY
@@ -200,3 +324,12 @@ class Tokens:
             return await self.status(order_id=order_id)
 
         return await settle(attempt(), charged, endpoint=endpoint, order_id=order_id)
+
+    async def _store(
+        self, endpoint: Endpoint, params: dict[str, object], order_id: str | None
+    ) -> CardSave:
+        # The card data is sent once: a lost answer is for list_cards to resolve, not a re-send.
+        async def attempt() -> CardSave:
+            return CardSave.from_answer(await self._client.call(endpoint, params))
+
+        return await settle(attempt(), None, endpoint=endpoint, order_id=order_id)

@@ -18,7 +18,7 @@ from freedompay_async._wire import flatten
 from freedompay_async.batch import BadRows, PayoutRow
 from freedompay_async.batch._rows import parse_payout_rows
 from freedompay_async.payments import Payment
-from freedompay_async.testing import MOBILE_TEST_CODE, Emulator
+from freedompay_async.testing import MOBILE_TEST_CODE, Emulator, Fault
 from freedompay_async.testing._protocol import ErrorCode
 
 pytestmark = pytest.mark.anyio
@@ -67,6 +67,21 @@ async def test_a_20_digit_card_number_is_a_valid_v1_payout_destination(
     payout = await freedompay_client.payouts.to_card(**PAYOUT, card_number=pan)
     assert payout.order_id == "V-1"
     assert sum(freedompay_emulator.calls.values()) >= 1
+
+
+async def test_a_successful_payout_has_its_amount_even_when_the_answer_omits_it(
+    freedompay_emulator: Emulator, freedompay_client: FreedomPayClient
+) -> None:
+    bare = {
+        "pg_status": "ok",
+        "pg_payment_id": "777",
+        "pg_order_id": "V-1",
+        "pg_merchant_id": freedompay_emulator.settings.merchant_id,
+    }
+    freedompay_emulator.faults.add(Fault.answer(bare, replace=True, endpoint="g2g/p2p2nonreg"))
+    payout = await freedompay_client.payouts.to_card(**PAYOUT, card_number="4405645000006150")
+    assert (payout.payment_id, payout.amount) == (777, Decimal(str(PAYOUT["amount"])))
+    assert "pg_payment_amount" not in payout.raw
 
 
 @pytest.mark.parametrize("text", ["1e3", "1E3", "1_000", " 10", "+5", "NaN", "Infinity", "0x10"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -241,6 +241,30 @@ def test_script_is_the_last_path_segment_or_the_override() -> None:
 
 
 # -- typed results ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("region", "hours"), [("kz", 5), ("uz", 5), ("kg", 6)])
+def test_naive_callback_dates_are_the_regions_local_time(region: str, hours: int) -> None:
+    url = callback_url("result")
+    body = encode_form(notification(url, RESULT, KEY))
+    result = parse_callback(ResultNotification, url, body, FORM, secret_key=KEY, region=region)
+    assert result.payment_date == datetime(
+        2026, 11, 21, 14, 5, tzinfo=timezone(timedelta(hours=hours))
+    )
+    payout_url = callback_url("payout")
+    naive = {**PAYOUT, "pg_payment_date": "2026-11-21 14:05:00"}
+    payout = parse_callback(
+        PayoutNotification,
+        payout_url,
+        encode_form(notification(payout_url, naive, KEY)),
+        FORM,
+        secret_key=KEY,
+        region=region,
+    )
+    assert payout.payment_date is not None
+    assert payout.payment_date.utcoffset() == timedelta(hours=hours)
+    with pytest.raises(ValueError, match="region"):
+        parse_callback(ResultNotification, url, body, FORM, secret_key=KEY, region="ru")
 
 
 def test_result_notification() -> None:

@@ -351,3 +351,45 @@ def test_the_emulator_explains_a_taken_port() -> None:
     missing = freedompay("emulator", "--port", "0")
     assert missing.returncode == 2
     assert "--secret-key" in missing.stderr
+
+
+@pytest.mark.anyio
+async def test_options_that_cannot_apply_are_usage_errors_not_ignored(
+    freedompay_emulator: Emulator, tmp_path: Path
+) -> None:
+    rows = write_rows(tmp_path / "rows.csv", [OK_CARD])
+    env = gateway_env(freedompay_emulator)
+    done = await freedompay_async_run("payouts", "run", str(rows), "-q", *FAST, env=env)
+    assert done.returncode == 0, done.stderr
+    journal = str(tmp_path / "rows.csv.journal")
+    for command in (
+        ["payouts", "report", journal, "--batch", "b-1"],
+        ["payouts", "watch", journal, "--batch", "b-1", "--once"],
+        ["payouts", "resume", journal, "--batch", "b-1", *FAST],
+    ):
+        result = await freedompay_async_run(*command, env=env)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "--batch names a batch in a PostgreSQL journal" in result.stderr
+        assert "rows.csv.journal is a SQLite journal" in result.stderr
+    unwritable = await freedompay_async_run(
+        "payouts", "report", journal, "-o", str(tmp_path / "no-such-folder" / "report.csv")
+    )
+    assert unwritable.returncode == 2
+    assert "cannot write" in unwritable.stderr
+    assert "No such file or directory" in unwritable.stderr
+    written = await freedompay_async_run(
+        "payouts", "report", journal, "--format", "csv", "-o", str(tmp_path / "report.csv")
+    )
+    assert written.returncode == 0
+    assert (tmp_path / "report.csv").read_text().count("\n") == 2  # the header and the row
+
+
+def test_a_bad_lease_is_refused_before_the_journal_is_reached() -> None:
+    result = freedompay(
+        *("payouts", "worker", "--batch", "b-1", "--lease", "soon", "--emulator"),
+        *("--journal", f"postgresql://nobody@127.0.0.1:{closed_port()}/payouts"),
+    )
+    assert result.returncode == 2
+    assert "Invalid value for '--lease'" in result.stderr
+    assert "'soon' is not a duration" in result.stderr
+    assert "PostgreSQL journal" not in result.stderr  # refused before connecting

@@ -655,6 +655,26 @@ async def test_documented_init_fields_reach_the_wire(
     assert sent["pg_commission_discount"] == "1"
     assert sent["pg_commission_discount_fix"] == "150.00"
     assert sent["pg_commission_discount_percentage"] == "10"
+    await client.payments.create(
+        order_id="O-22",
+        amount="10.00",
+        description="Tea",
+        timeout_after_payment=15,
+        three_ds_challenge=True,
+        payment_system="EPAYWEBKZT",
+        state_url="https://shop.example/wait",
+        postpone_payment=False,
+        in_frame=True,
+    )
+    sent = gateway.params(1)
+    assert sent["pg_timeout_after_payment"] == "15"
+    assert (sent["pg_3ds_challenge"], sent["pg_postpone_payment"]) == ("1", "0")
+    assert sent["pg_payment_system"] == "EPAYWEBKZT"
+    assert (sent["pg_state_url"], sent["pg_state_url_method"]) == (
+        "https://shop.example/wait",
+        "GET",
+    )
+    assert sent["pg_payment_route"] == "frame"
     await client.mobile.init(
         order_id="O-21",
         amount="10.00",
@@ -671,7 +691,7 @@ async def test_documented_init_fields_reach_the_wire(
         extra_params=("p1",),
         generate_qr=True,
     )
-    sent = gateway.params(1)
+    sent = gateway.params(2)
     assert sent["pg_payment_method"] == "mobile_commerce"
     for name, value in {
         "pg_currency": "KZT",
@@ -697,7 +717,7 @@ async def test_documented_init_fields_reach_the_wire(
         loyalty_amount="5",
         freedom_id="F-1",
     )
-    sent = gateway.params(2)
+    sent = gateway.params(3)
     assert (sent["pg_loyalty_id"], sent["pg_loyalty_amount"], sent["pg_freedom_id"]) == (
         "3",
         "5.00",

@@ -148,6 +148,14 @@ BAD_CALLS: list[tuple[str, Call]] = [
         lambda c: c.payments.create(**ORDER, commission_discount_percentage=101),
     ),
     ("pg_language", lambda c: c.mobile.init(**ORDER, language="de")),
+    # The table's bounds for the page options and the card storage / 3-D Secure calls.
+    ("pg_timeout_after_payment", lambda c: c.payments.create(**ORDER, timeout_after_payment=0)),
+    ("pg_3ds_challenge", lambda c: c.payments.create(**ORDER, three_ds_challenge=1)),  # type: ignore[arg-type]
+    ("pg_state_url", lambda c: c.payments.create(**ORDER, state_url="wait")),
+    ("pg_md", lambda c: c.tokens.complete_3ds(1, md="", pares="x")),
+    ("pg_payment_id", lambda c: c.tokens.complete_3ds(0, md="m", pares="x")),
+    ("pg_user_id", lambda c: c.tokens.list_cards("")),
+    ("pg_card_token", lambda c: c.tokens.remove_card("u1", card_token="")),
     (
         "pg_loyalty_id",
         lambda c: c.cards.create_payment(**ORDER, user_id="u1", card_token="t", loyalty_id=0),

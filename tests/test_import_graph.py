@@ -35,3 +35,49 @@ def test_the_client_is_a_caller() -> None:
 
     client: Caller = FreedomPayClient("1", "key")  # mypy checks the protocol here
     assert client.merchant_id == "1"
+
+
+EMULATOR = PACKAGE / "testing"
+PAYMENT_FLOWS = sorted(
+    path.name for path in EMULATOR.glob("_payment_*.py") if path.name != "_payment_core.py"
+)
+
+
+def flow_imports(flow: str) -> set[str]:
+    """The payment flow modules ``flow`` imports."""
+    return imported_modules(EMULATOR / flow) & {f".{name[:-3]}" for name in PAYMENT_FLOWS}
+
+
+def test_every_payment_flow_is_on_the_desk() -> None:
+    assert PAYMENT_FLOWS  # the glob finds them
+    desk = imported_modules(EMULATOR / "_payments.py")
+    assert {f".{name[:-3]}" for name in PAYMENT_FLOWS} <= desk
+
+
+@pytest.mark.parametrize("flow", PAYMENT_FLOWS)
+def test_a_payment_flow_builds_on_the_core_never_on_the_desk(flow: str) -> None:
+    """A flow knows the shared core (and perhaps another flow), never the desk or the gateway."""
+    modules = imported_modules(EMULATOR / flow)
+    assert "._payment_core" in modules
+    assert not modules & {"._payments", "._gateway", "._emulator"}
+
+
+def test_payment_flows_import_each_other_one_way() -> None:
+    """Flow-to-flow imports (a flow using another's objects) form no cycle."""
+    done: set[str] = set()
+
+    def visit(flow: str, path: tuple[str, ...]) -> None:
+        assert flow not in path, f"import cycle: {' -> '.join((*path, flow))}"
+        if flow in done:
+            return
+        for imported in flow_imports(flow):
+            visit(f"{imported[1:]}.py", (*path, flow))
+        done.add(flow)
+
+    for flow in PAYMENT_FLOWS:
+        visit(flow, ())
+
+
+def test_the_payment_core_imports_no_flow() -> None:
+    modules = imported_modules(EMULATOR / "_payment_core.py")
+    assert not modules & {f".{name[:-3]}" for name in [*PAYMENT_FLOWS, "_payments.py"]}

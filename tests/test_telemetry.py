@@ -561,7 +561,7 @@ def test_metrics_port_without_the_prometheus_extra_is_a_usage_error(
         cli, ["payouts", "run", str(rows), "--emulator", "--metrics-port", "9"]
     )
     assert result.exit_code == 2
-    assert "freedompay-async[prometheus]" in result.output
+    assert 'python -m pip install ".[prometheus]"' in result.output
     assert not (tmp_path / "rows.csv.journal").exists()  # nothing started
 
 

@@ -9,7 +9,8 @@
 
 Running it again with the same journal resumes the batch without paying anything twice (see
 :mod:`freedompay_async.batch._store` for the state machine). The ``freedompay`` command-line
-tool (``pip install "freedompay-async[cli]"``) is a thin layer over this module.
+tool (the ``cli`` extra: ``python -m pip install ".[cli]"`` in a clone) is a thin layer over
+this module.
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ def _driver() -> Any:
         import asyncpg
     except ImportError:  # pragma: no cover - the extra is missing
         raise JournalError(
-            'a PostgreSQL journal needs asyncpg: pip install "freedompay-async[postgres]"'
+            "a PostgreSQL journal needs asyncpg, the 'postgres' extra: "
+            'python -m pip install ".[postgres]" in a clone (or: python -m pip install asyncpg)'
         ) from None
     return asyncpg
 

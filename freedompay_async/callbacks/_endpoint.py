@@ -28,7 +28,7 @@ from .._masking import mask_card_numbers
 from .._secret import _Secret
 from ..errors import CallbackError, CallbackSignatureError
 from ._answer import CallbackAnswer
-from ._models import GatewayCallback, parse_callback, secret_for
+from ._models import GatewayCallback, parse_callback, region_zone, secret_for
 
 __all__ = ["CallbackEndpoint", "CallbackReply", "logger"]
 
@@ -74,10 +74,13 @@ class CallbackEndpoint(Generic[C]):
         payout_secret_key: str | None = None,
         script: str | None = None,
         logger: logging.Logger = logger,
+        region: str = "kz",
     ) -> None:
+        region_zone(region)  # an unknown region fails here, not on the first callback
         self.kind = kind
         self.handler = handler
         self.script = script
+        self.region = region
         self.logger = logger
         self._key = _Secret(secret_for(kind, secret_key, payout_secret_key))
 
@@ -105,6 +108,7 @@ class CallbackEndpoint(Generic[C]):
                 content_type,
                 secret_key=self._key.reveal(),
                 script=self.script,
+                region=self.region,
             )
         except CallbackError as exc:
             return self._refused(exc, peer)

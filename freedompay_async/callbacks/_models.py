@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from .. import signing
-from .._convert import WordEnum, to_datetime, to_decimal, to_int
+from .._convert import REGION_TIMEZONES, WordEnum, to_datetime, to_decimal, to_int
 from .._endpoints import KeyKind
 from .._masking import mask_card_numbers
 from .._wire import flatten, parse_form
@@ -217,7 +217,7 @@ class ResultNotification(GatewayCallback):
             ps_full_amount=read.decimal("pg_ps_full_amount"),
             ps_currency=read.text("pg_ps_currency"),
             description=read.text("pg_description"),
-            payment_date=to_datetime(read.text("pg_payment_date")),
+            payment_date=read.datetime("pg_payment_date"),
             payment_method=read.text("pg_payment_method"),
             testing_mode=read.flag("pg_testing_mode") is True,
             captured=read.flag("pg_captured"),
@@ -268,7 +268,7 @@ class PayoutNotification(GatewayCallback):
             to_pay=read.decimal("pg_to_pay"),
             balance=read.decimal("pg_balance"),
             card_hash=_masked(read.text("pg_card_hash")),
-            payment_date=to_datetime(read.text("pg_payment_date") or read.text("pg_datetime")),
+            payment_date=read.datetime("pg_payment_date", "pg_datetime"),
             error_code=to_int(read.text("pg_error_code")),
             error_description=read.text("pg_error_description"),
         )
@@ -320,15 +320,29 @@ class CardSavedNotification(GatewayCallback):
 class _Reader:
     """Typed reads of top-level fields; a missing documented field is a MalformedCallback."""
 
-    __slots__ = ("kind", "pairs", "raw", "top")
+    __slots__ = ("kind", "pairs", "raw", "top", "zone")
 
     def __init__(
-        self, kind: str, top: Mapping[str, object], pairs: Sequence[tuple[str, str]], raw: bytes
+        self,
+        kind: str,
+        top: Mapping[str, object],
+        pairs: Sequence[tuple[str, str]],
+        raw: bytes,
+        zone: tzinfo,
     ) -> None:
         self.kind = kind
         self.top = top
         self.pairs = pairs
         self.raw = raw
+        self.zone = zone
+
+    def datetime(self, *names: str) -> datetime | None:
+        """The first of ``names`` present, read as a time; naive ones are the region's time."""
+        for name in names:
+            value = self.text(name)
+            if value is not None:
+                return to_datetime(value, self.zone)
+        return None
 
     def text(self, name: str) -> str | None:
         value = self.top.get(name)
@@ -432,14 +446,16 @@ def _build(
     script: str,
     secret_key: str | None,
     raw: bytes,
+    region: str,
 ) -> C:
+    zone = region_zone(region)
     nested = parse_form(pairs)
     if secret_key is not None:
         what = f"{kind.kind} callback"
         _check_signature(nested, pairs, script=script, secret_key=secret_key, what=what, raw=raw)
     signed = _signed_fields(nested)
     extra = {name: value for name, value in signed.items() if not _is_gateway_field(name)}
-    read = _Reader(kind.kind, nested, pairs, raw)
+    read = _Reader(kind.kind, nested, pairs, raw, zone)
     common: dict[str, Any] = {
         "fields": CallbackFields(signed),
         "extra": CallbackFields(extra),
@@ -461,6 +477,7 @@ def parse_callback(
     secret_key: str,
     payout_secret_key: str | None = None,
     script: str | None = None,
+    region: str = "kz",
 ) -> C:
     """Decode and verify one callback request; only a verified callback comes back.
 
@@ -470,7 +487,8 @@ def parse_callback(
     the raw body and ``content_type`` its ``Content-Type`` header. The signature is checked
     with the last path segment of ``url`` as script name (``script=`` overrides it when a proxy
     rewrites paths) and with ``secret_key`` - or ``payout_secret_key``, when given, for payout
-    notifications.
+    notifications. ``region`` (``kz``, ``uz``, ``kg``) is the gateway whose local time naive
+    dates are in (Kyrgyzstan is UTC+6, the others UTC+5), as the client's ``region``.
 
     Raises :class:`~freedompay_async.errors.CallbackSignatureError` (no or wrong ``pg_sig``)
     and :class:`~freedompay_async.errors.MalformedCallback` (unreadable request, or a documented
@@ -478,7 +496,7 @@ def parse_callback(
     """
     key = secret_for(kind, secret_key, payout_secret_key)
     pairs = received_fields(url, body, content_type)
-    return _build(kind, pairs, script=_script(url, script), secret_key=key, raw=body)
+    return _build(kind, pairs, script=_script(url, script), secret_key=key, raw=body, region=region)
 
 
 def parse_callback_unverified(
@@ -488,8 +506,19 @@ def parse_callback_unverified(
     content_type: str | None = None,
     *,
     script: str | None = None,
+    region: str = "kz",
 ) -> C:
     """Like :func:`parse_callback` but **without checking the signature** (``verified`` is
     false). For diagnosis and replaying stored requests only: never act on its content."""
     pairs = received_fields(url, body, content_type)
-    return _build(kind, pairs, script=_script(url, script), secret_key=None, raw=body)
+    return _build(
+        kind, pairs, script=_script(url, script), secret_key=None, raw=body, region=region
+    )
+
+
+def region_zone(region: str) -> tzinfo:
+    """The gateway's local time zone of ``region``; an unknown region is a ValueError."""
+    try:
+        return REGION_TIMEZONES[region]
+    except KeyError:
+        raise ValueError(f"region must be one of {', '.join(REGION_TIMEZONES)}") from None

@@ -45,6 +45,7 @@ def callback_handler(
     payout_secret_key: str | None = None,
     script: str | None = None,
     logger: logging.Logger = default_logger,
+    region: str = "kz",
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An aiohttp.web handler for one callback URL (register it for POST, and GET if you chose
     ``pg_request_method=GET``).
@@ -52,8 +53,9 @@ def callback_handler(
     ``handler`` receives each verified callback of ``kind`` and returns the answer. The script
     name is the last segment of the requested path (``script=`` overrides it behind a proxy
     that rewrites paths); the key is ``secret_key``, or ``payout_secret_key`` when given for
-    payout notifications. Bodies over the application's ``client_max_size`` get HTTP 413 from
-    aiohttp itself.
+    payout notifications; ``region`` (``kz``, ``uz``, ``kg``) is the gateway whose local
+    time naive dates are in, as the client's. Bodies over the application's
+    ``client_max_size`` get HTTP 413 from aiohttp itself.
     """
     endpoint = CallbackEndpoint(
         kind,
@@ -62,6 +64,7 @@ def callback_handler(
         payout_secret_key=payout_secret_key,
         script=script,
         logger=logger,
+        region=region,
     )
 
     async def freedompay_callback(request: web.Request) -> web.Response:

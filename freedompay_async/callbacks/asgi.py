@@ -159,6 +159,7 @@ def callback_app(
     payout_secret_key: str | None = None,
     script: str | None = None,
     logger: logging.Logger = default_logger,
+    region: str = "kz",
 ) -> CallbackApp[C]:
     """An ASGI application for one callback URL: ``handler`` receives each verified callback
     of ``kind`` and returns the answer. Arguments as in
@@ -171,5 +172,6 @@ def callback_app(
             payout_secret_key=payout_secret_key,
             script=script,
             logger=logger,
+            region=region,
         )
     )

@@ -47,6 +47,7 @@ from ._payouts import (
     grace_refused,
     metrics_served,
     payouts,
+    refuse_batch_option,
 )
 
 __all__ = ["execute_postgres", "report_postgres"]
@@ -270,6 +271,7 @@ def _worker_options(command: Any) -> Any:
         show_default=True,
         help="How long this worker's claim lasts without a heartbeat (renewed every third); "
         "unable to renew for half of it, the worker stops starting requests.",
+        callback=lambda _context, _parameter, value: _seconds(value),
     )(command)
     return click.option(
         "--max-rate",
@@ -297,7 +299,7 @@ def worker_command(
     batch_id: str,
     rows_file: Path | None,
     rows_format: str | None,
-    lease: str,
+    lease: float,
     max_rate: float | None,
     concurrency: int,
     post_link: str | None,
@@ -333,7 +335,7 @@ def worker_command(
                 concurrency=concurrency,
                 wait=wait,
                 status_preflight=status_preflight,
-                lease=_seconds(lease),
+                lease=lease,
                 max_rate=max_rate,
                 quiet=quiet,
                 telemetry=telemetry,
@@ -398,8 +400,10 @@ def watch_command(journal: str, batch_id: str | None, interval: float, once: boo
     if is_postgres_url(journal):
         if not batch_id:
             raise click.UsageError("a PostgreSQL journal holds many batches: pass --batch ID")
-    elif not Path(journal).is_file():
-        raise click.UsageError(f"{journal}: no such journal")
+    else:
+        refuse_batch_option(journal, batch_id)
+        if not Path(journal).is_file():
+            raise click.UsageError(f"{journal}: no such journal")
     title = f"batch {batch_id}" if batch_id else journal
     console = _output.console()
 

@@ -77,7 +77,8 @@ def _policy_options(command: F) -> F:
             type=seconds,
             default=default.poll_initial,
             show_default=True,
-            help="First status poll wait (seconds; doubles, with jitter).",
+            help="First status poll after about this long (seconds; then ever longer, with "
+            "jitter).",
         ),
         click.option(
             "--poll-max",
@@ -116,9 +117,19 @@ def _policy_options(command: F) -> F:
 
 
 class JournalUnusable(click.ClickException):
-    """A journal that cannot be read or written: one line, exit 2 (nothing was sent)."""
+    """A journal (or a report's output file) that cannot be read or written: one line, exit 2
+    (nothing was sent)."""
 
     exit_code = EXIT_USAGE
+
+
+def refuse_batch_option(journal_name: str, batch_id: str | None) -> None:
+    """A SQLite journal is one batch: ``--batch`` with it is a mistake, not something to ignore."""
+    if batch_id is not None:
+        raise click.UsageError(
+            f"--batch names a batch in a PostgreSQL journal; {journal_name} is a SQLite "
+            "journal, which holds one batch"
+        )
 
 
 @click.group(epilog=EXIT_CODES)
@@ -449,7 +460,7 @@ def _batch_options(command: F) -> F:
             "--metrics-port",
             type=click.IntRange(1, 65535),
             help="Serve the batch's metrics for Prometheus at http://HOST:PORT/metrics "
-            '(needs pip install "freedompay-async[prometheus]").',
+            "(needs the 'prometheus' extra: python -m pip install \".[prometheus]\").",
         ),
         click.option(
             "--metrics-host",
@@ -610,6 +621,7 @@ def resume_command(
     if is_postgres_url(journal_name):
         recorded = _journals.report_postgres(journal_name, batch_id)
     else:
+        refuse_batch_option(journal_name, batch_id)
         journal_path = Path(journal_name)
         if not journal_path.is_file():
             raise click.UsageError(f"{journal_name}: no such journal")
@@ -680,10 +692,15 @@ def resume_command(
     show_default=True,
 )
 @click.option(
-    "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout."
+    "--output",
+    "-o",
+    "output_name",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Default: stdout.",
 )
 def report_command(
-    journal_name: str, batch_id: str | None, report_format: str, output: Any
+    journal_name: str, batch_id: str | None, report_format: str, output_name: str
 ) -> None:
     """Every row of JOURNAL with its state, payment id and error (card numbers masked).
 
@@ -693,16 +710,26 @@ def report_command(
     if is_postgres_url(journal_name):
         report = _journals.report_postgres(journal_name, batch_id)
     else:
+        refuse_batch_option(journal_name, batch_id)
         try:
             report = Journal.read_report(journal_name)
         except JournalError as exc:
             raise JournalUnusable(str(exc)) from None
+    try:
+        output = click.open_file(output_name, "w", encoding="utf-8")
+    except OSError as exc:
+        raise JournalUnusable(f"cannot write {output_name}: {exc.strerror or exc}") from None
+    with output:
+        _write_report(output, report, report_format, journal_name)
+
+
+def _write_report(output: Any, report: BatchReport, report_format: str, journal: str) -> None:
     if report_format == "csv":
         output.write(_output.report_csv(report))
     elif report_format == "json":
         output.write(_output.report_json(report))
     else:
-        _output.print_report(_output.console(file=output), report, journal=journal_name)
+        _output.print_report(_output.console(file=output), report, journal=journal)
 
 
 @payouts.command("status")

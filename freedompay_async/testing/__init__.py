@@ -24,6 +24,7 @@ from ._emulator import Emulator
 from ._faults import Fault, FaultKind, FaultPlan, FaultRecord
 from ._gateway import SERVED_PATHS
 from ._notifier import GATEWAY_RETRY_DELAYS, TEST_RETRY_DELAYS, Delivery, DeliveryKind
+from ._payment_acs import THREE_DS_CARDS, THREE_DS_FAILED, ThreeDSReturn
 from ._payments import MOBILE_PROCESS_PHONE, MOBILE_TEST_CODE, MOBILE_TEST_PHONE
 from ._protocol import EmulatorSettings, ErrorCode, PayoutCardSave
 from ._proxy import OutageProxy
@@ -51,6 +52,8 @@ __all__ = [
     "SERVED_PATHS",
     "TEST_CARD_RULES",
     "TEST_RETRY_DELAYS",
+    "THREE_DS_CARDS",
+    "THREE_DS_FAILED",
     "CardPurpose",
     "CardSave",
     "CardToken",
@@ -75,4 +78,5 @@ __all__ = [
     "Refund",
     "Rule",
     "RuleBook",
+    "ThreeDSReturn",
 ]

@@ -18,6 +18,7 @@ from ._app import build_app
 from ._faults import FaultPlan, FaultRecord
 from ._gateway import Gateway
 from ._notifier import TEST_RETRY_DELAYS, Delivery, Notifier
+from ._payment_acs import ThreeDSReturn
 from ._protocol import EmulatorSettings, PayoutCardSave
 from ._rules import RuleBook
 from ._state import CardSave, CardToken, GatewayState, Payment, Payout
@@ -197,13 +198,22 @@ class Emulator:
         the payment; raises ``KeyError`` for an unknown id and ``ValueError`` for a payment
         that is not waiting for the payer. The emulator must be running.
         """
-        return await self.gateway.payments.pay(
+        return await self.gateway.payments.core.pay(
             payment_id,
             card_number=card_number,
             succeed=succeed,
             error_code=error_code,
             error_description=error_description,
         )
+
+    def pass_3ds(self, payment_id: int, *, passed: bool = True) -> ThreeDSReturn:
+        """Play the payer on the issuer's 3-D Secure page of a wallet charge or a Gateway API
+        card save that answered ``pg_3ds=1``: returns the ``md`` and ``pares`` the page posts
+        back to the merchant, for ``client.tokens.complete_3ds`` / ``complete_card_3ds``.
+        ``passed=False`` fails the challenge (the completion then declines with 10004).
+        Raises ``KeyError`` when ``payment_id`` is not waiting for 3-D Secure.
+        """
+        return self.gateway.payments.acs.pass_3ds(payment_id, passed=passed)
 
     @property
     def calls(self) -> Mapping[str, int]:

@@ -83,6 +83,11 @@ PAYOUT_PAGE_URL = "https://freedompay-emulator.invalid/payout-page"
 #: with the merchant id in place of ``{merchant_id}``. The scripts the table marks
 #: ``idempotency=True`` honour ``pg_idempotency_key``; no other does.
 SERVED_PATHS: tuple[str, ...] = (
+    "g2g/paymentAcs",
+    "g2g/cardstorage/add",
+    "g2g/cardstorage/payment_acs",
+    "g2g/cardstorage/list",
+    "g2g/cardstorage/remove",
     "g2g/p2p2nonreg",
     "g2g/reg2reg",
     "g2g/to_iban",

@@ -1,26 +1,30 @@
 """Merchant API payments with a saved card (``card/init``, ``card/pay``, ``card/direct``).
 
-A part of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* paying with a saved card (``card/init``, then ``card/pay`` or ``card/direct``): the token
+  must be a card saved *for payments* of ``pg_user_id`` (:attr:`ErrorCode.CARD_NOT_FOUND`);
+  ``card/init`` charges nothing (``new``) and honours ``pg_idempotency_key``; ``card/pay``
+  answers the payer's CVC page (HTML, unsigned; the payer submitting it is ``Emulator.pay``);
+  ``card/direct`` charges by ``emu.rules`` and answers ``pg_status=ok`` with
+  ``pg_payment_status`` ``success`` / ``process`` / ``error`` (and the failure code). Both
+  refuse a payment that is not a ``new`` card-token payment with
+  :attr:`ErrorCode.INVALID_STATE`.
 """
 
 from __future__ import annotations
 
 import html
 
-from ._payment_core import (
-    _CARD_INIT,
-    _CARD_INIT_URLS,
-    _CVC_PAGE,
-    _PARAMS,
-    PaymentCore,
-    _merchant_fields,
-)
+from ._payment_core import _PARAMS, PaymentCore, _merchant_fields
 from ._protocol import (
     EMULATOR_HOST,
     Answer,
     AnswerFields,
     ErrorCode,
     Fields,
+    Handler,
     _amount,
     _money,
     _optional,
@@ -30,15 +34,39 @@ from ._protocol import (
     _url,
     _user_id,
 )
-from ._state import (
-    Payment,
-)
+from ._state import Payment
 
 __all__ = ["SavedCardFlow"]
 
+_CARD_INIT = "v1/merchant/{merchant_id}/card/init"
+_CARD_INIT_URLS = ("pg_result_url", "pg_success_url", "pg_failure_url")
+# The payer's CVC page of card/pay; it posts to the emulator's never-resolving host.
+_CVC_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Payment confirmation</title></head>
+<body>
+<form method="post" action="{action}">
+<p>{description}: {amount} {currency}, card {card}</p>
+<input type="hidden" name="pg_payment_id" value="{payment_id}">
+<label>CVC <input name="cvc" inputmode="numeric" pattern="[0-9]{{3,4}}" maxlength="4"
+ autocomplete="cc-csc" required></label>
+<button type="submit">Pay</button>
+</form>
+</body>
+</html>
+"""
 
-class SavedCardFlow(PaymentCore):
+
+class SavedCardFlow:
     """Merchant API payments with a saved card (``card/init``, ``card/pay``, ``card/direct``)."""
+
+    def __init__(self, core: PaymentCore) -> None:
+        self.core = core
+        self.handlers: dict[str, Handler] = {
+            _CARD_INIT: self._card_init,
+            "v1/merchant/{merchant_id}/card/pay": self._card_pay,
+            "v1/merchant/{merchant_id}/card/direct": self._card_direct,
+        }
 
     # -- Merchant API: paying with a saved card ----------------------------------------------
 
@@ -48,19 +76,19 @@ class SavedCardFlow(PaymentCore):
         description = _text(fields, "pg_description", 1024)
         user_id = _user_id(fields, required=True) or ""
         token = _text(fields, "pg_card_token", 255)
-        currency = self._currency(fields)
+        currency = self.core.currency(fields)
         urls = {name: _url(fields, name) for name in _CARD_INIT_URLS}
         for name in _PARAMS:
             _optional_text(fields, name, 255)
-        card = self.state.find_card(user_id, token, None, "payment")
+        card = self.core.state.find_card(user_id, token, None, "payment")
         if card is None:
             raise _refuse(
                 ErrorCode.CARD_NOT_FOUND,
                 "Card not found: pg_card_token is no payment card of pg_user_id",
             )
-        payment = self.state.add_payment(
+        payment = self.core.state.add_payment(
             Payment(
-                self.state.next_payment_id(),
+                self.core.state.next_payment_id(),
                 order_id,
                 amount,
                 description,
@@ -82,14 +110,14 @@ class SavedCardFlow(PaymentCore):
             {
                 "pg_status": "ok",
                 "pg_payment_id": str(payment.payment_id),
-                "pg_merchant_id": self.settings.merchant_id,
+                "pg_merchant_id": self.core.settings.merchant_id,
                 "pg_order_id": order_id,
             }
         )
 
     def _card_payment(self, fields: Fields) -> Payment:
         """A ``new`` payment made by ``card/init``, named by ``pg_payment_id``."""
-        payment = self._payment(fields)
+        payment = self.core.find(fields)
         if payment.endpoint != _CARD_INIT or payment.status != "new":
             raise _refuse(
                 ErrorCode.INVALID_STATE,
@@ -100,7 +128,7 @@ class SavedCardFlow(PaymentCore):
 
     def _card_pay(self, fields: Fields) -> Answer:
         payment = self._card_payment(fields)
-        merchant_id = self.settings.merchant_id
+        merchant_id = self.core.settings.merchant_id
         page = _CVC_PAGE.format(
             action=f"{EMULATOR_HOST}/v1/merchant/{merchant_id}/card/pay/confirm",
             description=html.escape(payment.description),
@@ -113,10 +141,12 @@ class SavedCardFlow(PaymentCore):
 
     def _card_direct(self, fields: Fields) -> Answer:
         payment = self._card_payment(fields)
-        card = self.state.cards.get(payment.card_token or "")
+        card = self.core.state.cards.get(payment.card_token or "")
         if card is None:
             raise _refuse(ErrorCode.CARD_NOT_FOUND, "Card not found: the saved card was removed")
-        self._decide(payment, self.rules.resolve(payment.order_id, payment.amount, card.pan))
+        self.core.decide(
+            payment, self.core.rules.resolve(payment.order_id, payment.amount, card.pan)
+        )
         answer: AnswerFields = {
             "pg_status": "ok",
             "pg_payment_id": str(payment.payment_id),

@@ -15,7 +15,7 @@ own (non-``pg_``) fields; the Result notification (after success *and* failure) 
 query fields included) and the payment key; the Result is re-sent until HTTP 200.
 
 Choices where the documentation is silent (``shared/api/purchase-mobile-callbacks.md``), made
-here once:
+here once (each flow module lists its own):
 
 * ``pg_payment_status`` uses the vocabulary in :mod:`._state` (``new``, ``process``,
   ``success``, ``error``, ``revoked``, ``refunded``); ``get_status2.php`` maps it to its
@@ -24,7 +24,7 @@ here once:
   whose ``pg_lifetime`` ran out before it was paid -> ``incomplete`` (it fails with
   ``pg_failure_code`` 360 the first time it is looked at after its lifetime; no Result is
   sent for it);
-* the payer's side is a test driver (:meth:`PaymentDesk.pay`, ``Emulator.pay``): with a check
+* the payer's side is a test driver (:meth:`PaymentCore.pay`, ``Emulator.pay``): with a check
   URL it first sends the Check request and a ``rejected`` / ``error`` / unsigned / missing
   answer fails the payment with :attr:`ErrorCode.CHECK_REJECTED` (the merchant's
   ``pg_description`` as failure description) without charging;
@@ -35,43 +35,6 @@ here once:
   amount, ``pg_ps_currency`` the currency;
 * ``pg_testing_mode`` is ``0`` unless the request sent ``1``; Check and Result go out as POST
   form fields whatever ``pg_request_method`` says;
-* two-step (``pg_auto_clearing=0``): ``success`` while held (``pg_captured=0``), captured by
-  ``do_capture.php`` (optionally partially), voided by ``cancel.php`` (``revoked``); refunds
-  (``revoke.php``) only of captured money, each with its own payment id, up to the captured
-  amount; the last one makes the payment ``refunded``;
-* a recurring profile (``pg_recurring_start=1``) is created when the payment succeeds and
-  lives ``pg_recurring_lifetime`` months (default 36); the status answers of the payment that
-  created it and of its charges carry ``pg_recurring_profile_id`` and
-  ``pg_recurring_profile_expiry_date`` (the status docs are silent, the Result has them); a
-  recurring charge is decided by ``emu.rules`` like a payout (``process`` settles after status
-  polls or seconds); it refuses an order id already used with :attr:`ErrorCode.ORDER_EXISTS`,
-  and answers ``pg_status=ok`` both for a charged and a still-``process`` payment (the status
-  endpoints tell them apart);
-* mobile balance (``mfs/*``): any 11-digit phone pays; the one-time code is
-  :data:`MOBILE_TEST_CODE` (``111111``, the documented test code) for every phone, and
-  ``mfs/resend_code`` only counts (:attr:`Payment.code_resends`). A right code settles the
-  payment by ``emu.rules`` (default success), except for the documented second test phone
-  :data:`MOBILE_PROCESS_PHONE` (``77027777777``): ``mfs/approve`` answers ``process`` and the
-  payment turns ``success`` right after the next status poll. ``mfs/*`` send no Check request;
-* ``g2g/payment`` (Gateway API): Token Pay needs a card saved *for payments* of that
-  ``pg_user_id`` (else :attr:`ErrorCode.CARD_NOT_FOUND`); Token Pay and Apple / Google Pay are
-  decided by ``emu.rules`` (by order id, amount, or the card number / DPAN); an order id
-  already used is refused with :attr:`ErrorCode.ORDER_EXISTS`; a decline answers
-  ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
-  Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
-  emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
-  ``Emulator.pay`` plays the payer through 3-D Secure; every other ECI answers ``pg_3ds=0``;
-* ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
-  the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
-  ``pg_datetime``;
-* paying with a saved card (``card/init``, then ``card/pay`` or ``card/direct``): the token
-  must be a card saved *for payments* of ``pg_user_id`` (:attr:`ErrorCode.CARD_NOT_FOUND`);
-  ``card/init`` charges nothing (``new``) and honours ``pg_idempotency_key``; ``card/pay``
-  answers the payer's CVC page (HTML, unsigned; the payer submitting it is ``Emulator.pay``);
-  ``card/direct`` charges by ``emu.rules`` and answers ``pg_status=ok`` with
-  ``pg_payment_status`` ``success`` / ``process`` / ``error`` (and the failure code). Both
-  refuse a payment that is not a ``new`` card-token payment with
-  :attr:`ErrorCode.INVALID_STATE`;
 * a ``process`` payment counts the status calls made about it (``get_status3.php``,
   ``get_status2.php``, ``g2g/status_v2``); a poll sees ``process`` and the payment settles
   right after the poll that reaches its rule's count.
@@ -83,8 +46,12 @@ import asyncio
 import datetime
 import secrets
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Protocol
+
+import attrs
 
 from .._masking import mask_pan
 from .._wire import parse_xml
@@ -92,11 +59,13 @@ from ..errors import MalformedResponse
 from ..signing import script_name, verify_document
 from ._notifier import Notifier
 from ._protocol import (
+    EMULATOR_HOST,
     Answer,
     AnswerFields,
     EmulatorSettings,
     ErrorCode,
     Fields,
+    Handler,
     _money,
     _numeric_id,
     _optional_text,
@@ -107,79 +76,24 @@ from ._rules import Rule, RuleBook
 from ._state import (
     GatewayState,
     Payment,
-    PaymentMethod,
     PaymentStatus,
     RecurringProfile,
-    Refund,
-    now_iso,
     now_text,
 )
 
-__all__ = ["MOBILE_PROCESS_PHONE", "MOBILE_TEST_CODE", "MOBILE_TEST_PHONE", "PaymentCore"]
+__all__ = ["Flow", "PaymentCore"]
 
-#: The one-time code ``mfs/approve`` accepts (the documented test code, for every phone).
-MOBILE_TEST_CODE = "111111"
-#: The documented Kcell test phone: paid at once after ``mfs/approve``.
-MOBILE_TEST_PHONE = "77017777777"
-#: The documented second test phone: ``mfs/approve`` answers ``process``; the payment turns
-#: ``success`` right after the next status poll.
-MOBILE_PROCESS_PHONE = "77027777777"
-
-Handler = Callable[[Fields], Answer]
-
-_LANGUAGES = frozenset({"ru", "en", "kz", "kk", "kg", "uz"})
-_INIT_METHODS: dict[str, PaymentMethod] = {
-    "bankcard": "bankcard",
-    "mobile_commerce": "mobile_commerce",
-    "apple_pay": "apple_pay",
-    "google_pay": "google_pay",
-}
-_INIT_METHOD_NAMES = frozenset(_INIT_METHODS)
-_INIT_URLS = (
-    "pg_check_url",
-    "pg_result_url",
-    "pg_success_url",
-    "pg_failure_url",
-    "pg_site_url",
-    "pg_state_url",
-)
+#: Fields the merchant may send for itself (``pg_param1`` ... ``pg_param3``).
 _PARAMS = ("pg_param1", "pg_param2", "pg_param3")
-_REQUEST_METHODS = frozenset({"GET", "POST", "XML"})
-_PAYMENT_SYSTEMS = frozenset({"TELE2KZT", "ALTELKZT", "BEELINEKZT", "KCELLKZT", "ACTIVKZT"})
-_WALLETS: dict[str, PaymentMethod] = {"apple_pay": "apple_pay", "google_pay": "google_pay"}
-_WALLET_NAMES = frozenset(_WALLETS)
-_ECI = frozenset({"00", "01", "02", "05", "06", "07"})
-#: The ECI of a wallet payment that was not authenticated on the device: 3-D Secure follows.
-_ECI_3DS = "07"
-_CARD_INIT = "v1/merchant/{merchant_id}/card/init"
-_CARD_INIT_URLS = ("pg_result_url", "pg_success_url", "pg_failure_url")
-# The payer's CVC page of card/pay; it posts to the emulator's never-resolving host.
-_CVC_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Payment confirmation</title></head>
-<body>
-<form method="post" action="{action}">
-<p>{description}: {amount} {currency}, card {card}</p>
-<input type="hidden" name="pg_payment_id" value="{payment_id}">
-<label>CVC <input name="cvc" inputmode="numeric" pattern="[0-9]{{3,4}}" maxlength="4"
- autocomplete="cc-csc" required></label>
-<button type="submit">Pay</button>
-</form>
-</body>
-</html>
-"""
 _DEFAULT_RECURRING_MONTHS = 36
-_DEFAULT_LIFETIME = 86400
-_TRANSACTION_STATUS: dict[PaymentStatus, str] = {
-    "new": "partial",
-    "process": "pending",
-    "success": "ok",
-    "refunded": "ok",
-    "error": "failed",
-    "revoked": "failed",
-}
-# The first bytes of a PNG file: what a base64 QR image starts with.
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class Flow(Protocol):
+    """One payment flow: the scripts it serves (path -> handler), built on a
+    :class:`PaymentCore`."""
+
+    @property
+    def handlers(self) -> Mapping[str, Handler]: ...
 
 
 def _flag_text(value: bool) -> str:
@@ -200,6 +114,16 @@ def _add_months(day: datetime.date, months: int) -> datetime.date:
     return datetime.date(day.year + month // 12, month % 12 + 1, min(day.day, 28))
 
 
+@attrs.define
+class Challenge:
+    """A 3-D Secure challenge: the MD sent with it and, once the payer has been on the
+    issuer's page (``Emulator.pass_3ds``), the PaRes the page posted back."""
+
+    md: str
+    pares: str | None = attrs.field(default=None, repr=False)
+    passed: bool = False
+
+
 class PaymentCore:
     """What every payment flow shares: the state, lookups, outcomes, callbacks, status answers
     and the payer-side driver (:meth:`pay`)."""
@@ -212,6 +136,14 @@ class PaymentCore:
         self.rules = rules
         self.notifier = notifier
         self._timers: dict[int, asyncio.TimerHandle] = {}
+        #: Open 3-D Secure challenges by payment id (wallet charges and card saves).
+        self.challenges: dict[int, Challenge] = {}
+
+    def challenge(self, payment_id: int) -> tuple[str, str]:
+        """A new 3-D Secure challenge for ``payment_id``: its ACS URL and MD."""
+        challenge = Challenge(secrets.token_hex(16))
+        self.challenges[payment_id] = challenge
+        return f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}", challenge.md
 
     def close(self) -> None:
         """Stop the timers of ``process`` payments (the emulator is shutting down)."""
@@ -221,57 +153,57 @@ class PaymentCore:
 
     # -- lookups -----------------------------------------------------------------------------
 
-    def _payment(self, fields: Fields) -> Payment:
+    def find(self, fields: Fields) -> Payment:
         """The payment named by ``pg_payment_id`` (11068 when unknown)."""
         payment = self.state.payments.get(_numeric_id(_required(fields, "pg_payment_id")) or 0)
         if payment is None:
             raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
-        self._expire_if_due(payment)
+        self.expire_if_due(payment)
         return payment
 
-    def _by_order(self, order_id: str) -> Payment:
+    def find_by_order(self, order_id: str) -> Payment:
         payment = self.state.latest_payment(order_id)
         if payment is None:
             raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
-        self._expire_if_due(payment)
+        self.expire_if_due(payment)
         return payment
 
-    def _expire_if_due(self, payment: Payment) -> None:
+    def expire_if_due(self, payment: Payment) -> None:
         if (
             payment.status == "new"
             and payment.expires_at is not None
             and time.monotonic() >= payment.expires_at
         ):
-            self._fail(payment, ErrorCode.PAYMENT_EXPIRED, "Payment lifetime expired", notify=False)
+            self.fail(payment, ErrorCode.PAYMENT_EXPIRED, "Payment lifetime expired", notify=False)
 
-    def _refuse_duplicate(self, order_id: str) -> None:
+    def refuse_duplicate(self, order_id: str) -> None:
         existing = self.state.latest_payment(order_id)
         if existing is not None:
             existing.create_requests += 1
             raise _refuse(ErrorCode.ORDER_EXISTS, f"Order {order_id} already exists")
 
-    def _currency(self, fields: Fields) -> str:
+    def currency(self, fields: Fields) -> str:
         currency = _optional_text(fields, "pg_currency", 3)
         return currency or self.settings.currency
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _decide(self, payment: Payment, rule: Rule) -> None:
+    def decide(self, payment: Payment, rule: Rule) -> None:
         """Apply a rule's outcome to a payment the bank is deciding now."""
         if rule.outcome == "ok":
-            self._succeed(payment)
+            self.succeed(payment)
         elif rule.outcome == "error":
             assert rule.error_code is not None
-            self._fail(payment, rule.error_code, rule.description)
+            self.fail(payment, rule.error_code, rule.description)
         else:
             payment.status, payment.rule, payment.polls = "process", rule, 0
             if rule.seconds is not None:
                 loop = asyncio.get_running_loop()
                 self._timers[payment.payment_id] = loop.call_later(
-                    rule.seconds, self._settle, payment
+                    rule.seconds, self.settle, payment
                 )
 
-    def _settle(self, payment: Payment) -> None:
+    def settle(self, payment: Payment) -> None:
         """A ``process`` payment reaches its rule's final state."""
         timer = self._timers.pop(payment.payment_id, None)
         if timer is not None:
@@ -280,12 +212,12 @@ class PaymentCore:
         if payment.status != "process" or rule is None:
             return
         if rule.then == "ok":
-            self._succeed(payment)
+            self.succeed(payment)
         else:
             assert rule.error_code is not None
-            self._fail(payment, rule.error_code, rule.description)
+            self.fail(payment, rule.error_code, rule.description)
 
-    def _succeed(self, payment: Payment, pan: str | None = None) -> None:
+    def succeed(self, payment: Payment, pan: str | None = None) -> None:
         payment.status, payment.awaiting, payment.rule = "success", None, None
         payment.paid_at = now_text()
         payment.captured = payment.auto_clearing
@@ -296,7 +228,7 @@ class PaymentCore:
             self._start_recurring(payment, pan)
         self._notify_result(payment)
 
-    def _fail(self, payment: Payment, code: int, description: str, *, notify: bool = True) -> None:
+    def fail(self, payment: Payment, code: int, description: str, *, notify: bool = True) -> None:
         payment.status, payment.awaiting, payment.rule = "error", None, None
         payment.paid_at = now_text()
         payment.failure_code, payment.failure_description = code, description
@@ -428,7 +360,7 @@ class PaymentCore:
         payment = self.state.payments.get(payment_id)
         if payment is None:
             raise KeyError(f"no payment {payment_id}")
-        self._expire_if_due(payment)
+        self.expire_if_due(payment)
         if payment.status != "new" and payment.awaiting != "3ds":
             raise ValueError(
                 f"payment {payment_id} is {payment.status}: only a new payment (or one waiting "
@@ -442,23 +374,24 @@ class PaymentCore:
             pan = card_number
             payment.card_pan = mask_pan(card_number)
         payment.status, payment.awaiting = "process", None
+        self.challenges.pop(payment_id, None)  # the payer went through 3-D Secure here
         if payment.check_url:
             payment.awaiting = "check"
             refusal = await self._check(payment, payment.check_url)
             if payment.status != "process" or payment.awaiting != "check":
                 return payment  # decided meanwhile
             if refusal is not None:
-                self._fail(payment, ErrorCode.CHECK_REJECTED, refusal)
+                self.fail(payment, ErrorCode.CHECK_REJECTED, refusal)
                 return payment
         if succeed:
-            self._succeed(payment, pan)
+            self.succeed(payment, pan)
         else:
-            self._fail(payment, error_code, error_description)
+            self.fail(payment, error_code, error_description)
         return payment
 
     # -- status ------------------------------------------------------------------------------
 
-    def _status_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
+    def status_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
         """What both status scripts say about a payment (as seen before this poll settles)."""
         refunded = payment.refunded_amount
         fields: AnswerFields = {
@@ -509,49 +442,15 @@ class PaymentCore:
             fields["pg_failure_description"] = payment.failure_description
         return fields
 
-    def _answer_poll(
+    def answer_poll(
         self, payment: Payment, build: Callable[[Payment, PaymentStatus], AnswerFields]
     ) -> Answer:
         """Answer a status poll, then settle the payment if this poll was its last."""
         due = self._poll(payment)
         answer = Answer(build(payment, payment.status))
         if due:
-            self._settle(payment)
+            self.settle(payment)
         return answer
-
-    def _status3(self, fields: Fields) -> Answer:
-        return self._answer_poll(self._payment(fields), self._status_fields)
-
-    def _status2(self, fields: Fields) -> Answer:
-        return self._answer_poll(
-            self._by_order(_required(fields, "pg_order_id")), self._transaction_fields
-        )
-
-    def _transaction_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
-        expired = payment.failure_code == ErrorCode.PAYMENT_EXPIRED
-        return {
-            "pg_status": "ok",
-            "pg_payment_id": str(payment.payment_id),
-            "pg_transaction_status": "incomplete" if expired else _TRANSACTION_STATUS[status],
-            "pg_can_reject": _flag_text(payment.can_reject),
-            "pg_testing_mode": _flag_text(payment.testing_mode),
-            "pg_captured": _flag_text(payment.captured),
-            "pg_create_date": payment.created_at,
-        }
-
-
-def _refund_status(parent: Payment, refund: Refund) -> AnswerFields:
-    """``g2g/status_v2`` about a refund, asked for by the refund's own payment id."""
-    return {
-        "pg_status": "ok",
-        "pg_payment_status": refund.status,
-        "pg_payment_id": str(refund.payment_id),
-        "pg_order_id": parent.order_id,
-        "pg_currency": parent.currency,
-        "pg_amount": _money(refund.amount),
-        "pg_payment_date": refund.date,
-        "pg_datetime": now_iso(),
-    }
 
 
 def _error_answer(payment: Payment, extra: dict[str, str]) -> Answer:

@@ -1,36 +1,42 @@
 """Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``, ``g2g/status_v2``).
 
-A part of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* ``g2g/payment`` (Gateway API): Token Pay needs a card saved *for payments* of that
+  ``pg_user_id`` (else :attr:`ErrorCode.CARD_NOT_FOUND`); Token Pay and Apple / Google Pay are
+  decided by ``emu.rules`` (by order id, amount, or the card number / DPAN); an order id
+  already used is refused with :attr:`ErrorCode.ORDER_EXISTS`; a decline answers
+  ``pg_status=error`` with the rule's code, ``ok`` otherwise (also for ``process``).
+  Wallet rule: ECI ``07`` (not authenticated) answers ``pg_3ds=1`` with an ACS URL on the
+  emulator's host, ``pg_3d_md`` and ``pg_3d_pareq``, and the payment stays ``process`` until
+  ``g2g/paymentAcs`` brings the issuer's answer (``Emulator.pass_3ds`` plays the payer; see
+  :mod:`._payment_acs`) or ``Emulator.pay`` completes it; every other ECI answers ``pg_3ds=0``;
+* ``g2g/status_v2`` finds any payment by ``pg_payment_id`` (a refund by its own id, too) or
+  the latest payment of a ``pg_order_id``; it answers what ``get_status3.php`` does plus
+  ``pg_datetime``.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
-import uuid
 from decimal import Decimal
 
 from .._masking import mask_pan
-from ._payment_core import (
-    _ECI,
-    _ECI_3DS,
-    _WALLET_NAMES,
-    _WALLETS,
-    PaymentCore,
-    _error_answer,
-    _refund_status,
-)
+from ._payment_core import PaymentCore, _error_answer
 from ._protocol import (
-    EMULATOR_HOST,
     Answer,
     AnswerFields,
     ErrorCode,
     Fields,
+    Handler,
     _amount,
     _choice,
     _digits,
     _flag,
     _invalid,
+    _money,
     _numeric_id,
     _optional,
     _refuse,
@@ -39,19 +45,27 @@ from ._protocol import (
     _url,
     _user_id,
 )
-from ._state import (
-    Payment,
-    PaymentMethod,
-    PaymentStatus,
-    now_iso,
-)
+from ._state import Payment, PaymentMethod, PaymentStatus, Refund, now_iso
 
 __all__ = ["GatewayApiFlow"]
 
+_WALLETS: dict[str, PaymentMethod] = {"apple_pay": "apple_pay", "google_pay": "google_pay"}
+_WALLET_NAMES = frozenset(_WALLETS)
+_ECI = frozenset({"00", "01", "02", "05", "06", "07"})
+#: The ECI of a wallet payment that was not authenticated on the device: 3-D Secure follows.
+_ECI_3DS = "07"
 
-class GatewayApiFlow(PaymentCore):
+
+class GatewayApiFlow:
     """Gateway API charges: Token Pay, Apple Pay, Google Pay (``g2g/payment``,
     ``g2g/status_v2``)."""
+
+    def __init__(self, core: PaymentCore) -> None:
+        self.core = core
+        self.handlers: dict[str, Handler] = {
+            "g2g/payment": self._g2g_payment,
+            "g2g/status_v2": self._g2g_status,
+        }
 
     # -- Gateway API: Token Pay, Apple Pay, Google Pay ---------------------------------------
 
@@ -60,11 +74,11 @@ class GatewayApiFlow(PaymentCore):
         order_id = _text(fields, "pg_order_id", 50)
         amount = _amount(fields)
         description = _text(fields, "pg_description", 1024)
-        currency = self._currency(fields)
+        currency = self.core.currency(fields)
         result_url = _url(fields, "pg_result_url")
         if method is None:
             user_id = _user_id(fields, required=True)
-            card = self.state.find_card(
+            card = self.core.state.find_card(
                 user_id or "", _required(fields, "pg_card_token"), None, "payment"
             )
             if card is None:
@@ -72,10 +86,10 @@ class GatewayApiFlow(PaymentCore):
                     ErrorCode.CARD_NOT_FOUND,
                     "Card not found: pg_card_token is no payment card of pg_user_id",
                 )
-            self._refuse_duplicate(order_id)
-            payment = self.state.add_payment(
+            self.core.refuse_duplicate(order_id)
+            payment = self.core.state.add_payment(
                 Payment(
-                    self.state.next_payment_id(),
+                    self.core.state.next_payment_id(),
                     order_id,
                     amount,
                     description,
@@ -89,10 +103,10 @@ class GatewayApiFlow(PaymentCore):
                     result_url=result_url,
                 )
             )
-            self._decide(payment, self.rules.resolve(order_id, amount, card.pan))
+            self.core.decide(payment, self.core.rules.resolve(order_id, amount, card.pan))
             common = {
                 "pg_payment_id": str(payment.payment_id),
-                "pg_merchant_id": self.settings.merchant_id,
+                "pg_merchant_id": self.core.settings.merchant_id,
                 "pg_order_id": order_id,
                 "pg_datetime": now_iso(),
             }
@@ -124,10 +138,10 @@ class GatewayApiFlow(PaymentCore):
         if method == "apple_pay":
             _text(fields, "pg_card_name", 255)
         auto_clearing = _flag(fields, "pg_auto_clearing", True)
-        self._refuse_duplicate(order_id)
-        payment = self.state.add_payment(
+        self.core.refuse_duplicate(order_id)
+        payment = self.core.state.add_payment(
             Payment(
-                self.state.next_payment_id(),
+                self.core.state.next_payment_id(),
                 order_id,
                 amount,
                 description,
@@ -144,12 +158,11 @@ class GatewayApiFlow(PaymentCore):
         if eci == _ECI_3DS:
             payment.awaiting = "3ds"
             answer["pg_3ds"] = "1"
-            answer["pg_3d_acsurl"] = f"{EMULATOR_HOST}/3ds/{uuid.uuid4()}"
-            answer["pg_3d_md"] = secrets.token_hex(16)
+            answer["pg_3d_acsurl"], answer["pg_3d_md"] = self.core.challenge(payment.payment_id)
             answer["pg_3d_pareq"] = base64.b64encode(secrets.token_bytes(48)).decode("ascii")
             answer["pg_datetime"] = now_iso()
             return Answer(answer)
-        self._decide(payment, self.rules.resolve(order_id, amount, pan))
+        self.core.decide(payment, self.core.rules.resolve(order_id, amount, pan))
         if payment.status == "error":
             return _error_answer(
                 payment,
@@ -173,18 +186,34 @@ class GatewayApiFlow(PaymentCore):
                 raise _refuse(
                     ErrorCode.INVALID_PARAMETER, "Missing required parameter pg_payment_id"
                 )
-            return self._answer_poll(self._by_order(order_id), self._gateway_status_fields)
+            return self.core.answer_poll(
+                self.core.find_by_order(order_id), self._gateway_status_fields
+            )
         number = _numeric_id(id_text) or 0
-        refunded = self.state.refunds.get(number)
+        refunded = self.core.state.refunds.get(number)
         if refunded is not None and order_id in (None, refunded[0].order_id):
             return Answer(_refund_status(*refunded))
-        payment = self.state.payments.get(number)
+        payment = self.core.state.payments.get(number)
         if payment is None or order_id not in (None, payment.order_id):
             raise _refuse(ErrorCode.PAYMENT_NOT_FOUND, "Payment not found.")
-        self._expire_if_due(payment)
-        return self._answer_poll(payment, self._gateway_status_fields)
+        self.core.expire_if_due(payment)
+        return self.core.answer_poll(payment, self._gateway_status_fields)
 
     def _gateway_status_fields(self, payment: Payment, status: PaymentStatus) -> AnswerFields:
-        fields = self._status_fields(payment, status)
+        fields = self.core.status_fields(payment, status)
         fields["pg_datetime"] = now_iso()
         return fields
+
+
+def _refund_status(parent: Payment, refund: Refund) -> AnswerFields:
+    """``g2g/status_v2`` about a refund, asked for by the refund's own payment id."""
+    return {
+        "pg_status": "ok",
+        "pg_payment_status": refund.status,
+        "pg_payment_id": str(refund.payment_id),
+        "pg_order_id": parent.order_id,
+        "pg_currency": parent.currency,
+        "pg_amount": _money(refund.amount),
+        "pg_payment_date": refund.date,
+        "pg_datetime": now_iso(),
+    }

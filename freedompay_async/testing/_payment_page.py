@@ -1,6 +1,20 @@
 """The payment page: ``init_payment.php``, two-step payments, refunds and recurring charges.
 
-A part of the emulator's payment desk; see :mod:`._payment_core` for the choices it makes.
+A flow of the emulator's payment desk (:mod:`._payment_core` has the choices all flows share).
+Choices where the documentation is silent:
+
+* two-step (``pg_auto_clearing=0``): ``success`` while held (``pg_captured=0``), captured by
+  ``do_capture.php`` (optionally partially), voided by ``cancel.php`` (``revoked``); refunds
+  (``revoke.php``) only of captured money, each with its own payment id, up to the captured
+  amount; the last one makes the payment ``refunded``;
+* a recurring profile (``pg_recurring_start=1``) is created when the payment succeeds and
+  lives ``pg_recurring_lifetime`` months (default 36); the status answers of the payment that
+  created it and of its charges carry ``pg_recurring_profile_id`` and
+  ``pg_recurring_profile_expiry_date`` (the status docs are silent, the Result has them); a
+  recurring charge is decided by ``emu.rules`` like a payout (``process`` settles after status
+  polls or seconds); it refuses an order id already used with :attr:`ErrorCode.ORDER_EXISTS`,
+  and answers ``pg_status=ok`` both for a charged and a still-``process`` payment (the status
+  endpoints tell them apart).
 """
 
 from __future__ import annotations
@@ -12,25 +26,14 @@ import secrets
 import time
 from decimal import Decimal
 
-from ._payment_core import (
-    _DEFAULT_LIFETIME,
-    _INIT_METHOD_NAMES,
-    _INIT_METHODS,
-    _INIT_URLS,
-    _LANGUAGES,
-    _PARAMS,
-    _PNG_MAGIC,
-    _REQUEST_METHODS,
-    PaymentCore,
-    _error_answer,
-    _merchant_fields,
-)
+from ._payment_core import _PARAMS, PaymentCore, _error_answer, _merchant_fields
 from ._protocol import (
     EMULATOR_HOST,
     Answer,
     AnswerFields,
     ErrorCode,
     Fields,
+    Handler,
     _amount,
     _choice,
     _flag,
@@ -45,15 +48,44 @@ from ._protocol import (
     _url,
     _user_id,
 )
-from ._state import (
-    Payment,
-)
+from ._state import Payment, PaymentMethod
 
 __all__ = ["PageFlow"]
 
+_LANGUAGES = frozenset({"ru", "en", "kz", "kk", "kg", "uz"})
+_INIT_METHODS: dict[str, PaymentMethod] = {
+    "bankcard": "bankcard",
+    "mobile_commerce": "mobile_commerce",
+    "apple_pay": "apple_pay",
+    "google_pay": "google_pay",
+}
+_INIT_METHOD_NAMES = frozenset(_INIT_METHODS)
+_INIT_URLS = (
+    "pg_check_url",
+    "pg_result_url",
+    "pg_success_url",
+    "pg_failure_url",
+    "pg_site_url",
+    "pg_state_url",
+)
+_REQUEST_METHODS = frozenset({"GET", "POST", "XML"})
+_DEFAULT_LIFETIME = 86400
+# The first bytes of a PNG file: what a base64 QR image starts with.
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-class PageFlow(PaymentCore):
+
+class PageFlow:
     """The payment page: ``init_payment.php``, two-step payments, refunds and recurring charges."""
+
+    def __init__(self, core: PaymentCore) -> None:
+        self.core = core
+        self.handlers: dict[str, Handler] = {
+            "init_payment.php": self._init_payment,
+            "cancel.php": self._cancel,
+            "do_capture.php": self._capture,
+            "revoke.php": self._refund,
+            "make_recurring_payment.php": self._recurring,
+        }
 
     # -- init_payment.php --------------------------------------------------------------------
 
@@ -61,7 +93,7 @@ class PageFlow(PaymentCore):
         amount = _amount(fields)
         description = _text(fields, "pg_description", 1024)
         order_id = _optional_text(fields, "pg_order_id", 50) or ""
-        currency = self._currency(fields)
+        currency = self.core.currency(fields)
         lifetime = _int_between(fields, "pg_lifetime", 300, 604800) or _DEFAULT_LIFETIME
         _choice(fields, "pg_language", _LANGUAGES)
         user_id = _user_id(fields, required=False)
@@ -76,7 +108,7 @@ class PageFlow(PaymentCore):
         for name in _PARAMS:
             _optional_text(fields, name, 255)
         payment = Payment(
-            self.state.next_payment_id(),
+            self.core.state.next_payment_id(),
             order_id,
             amount,
             description,
@@ -97,7 +129,7 @@ class PageFlow(PaymentCore):
             can_reject=urls["pg_check_url"] is not None,
             expires_at=time.monotonic() + lifetime,
         )
-        self.state.add_payment(payment)
+        self.core.state.add_payment(payment)
         redirect = f"{EMULATOR_HOST}/pay.html?customer={secrets.token_hex(16)}"
         answer: AnswerFields = {
             "pg_status": "ok",
@@ -113,14 +145,14 @@ class PageFlow(PaymentCore):
     # -- two-step, refunds -------------------------------------------------------------------
 
     def _cancel(self, fields: Fields) -> Answer:
-        payment = self._payment(fields)
+        payment = self.core.find(fields)
         if not payment.held:
             raise _refuse(ErrorCode.CANNOT_CANCEL, "Payment cannot be cancelled")
         payment.status = "revoked"
         return Answer({"pg_status": "ok", "pg_payment_id": str(payment.payment_id)})
 
     def _capture(self, fields: Fields) -> Answer:
-        payment = self._payment(fields)
+        payment = self.core.find(fields)
         amount = _optional_amount(fields, "pg_clearing_amount")
         if not payment.held:
             raise _refuse(
@@ -144,7 +176,7 @@ class PageFlow(PaymentCore):
         )
 
     def _refund(self, fields: Fields) -> Answer:
-        payment = self._payment(fields)
+        payment = self.core.find(fields)
         amount = _optional_amount(fields, "pg_refund_amount", zero_is_none=True)
         if payment.status != "success" or not payment.captured:
             raise _refuse(
@@ -163,7 +195,7 @@ class PageFlow(PaymentCore):
                 "Invalid parameter pg_refund_amount: more than the captured amount not yet "
                 f"refunded ({_money(remaining)})",
             )
-        refund = self.state.add_refund(payment, amount)
+        refund = self.core.state.add_refund(payment, amount)
         if payment.refunded_amount >= captured:
             payment.status = "refunded"
         return Answer(
@@ -182,17 +214,17 @@ class PageFlow(PaymentCore):
         description = _text(fields, "pg_description", 1024)
         order_id = _optional_text(fields, "pg_order_id", 50) or ""
         result_url = _url(fields, "pg_result_url")
-        profile = self.state.recurring.get(profile_id)
+        profile = self.core.state.recurring.get(profile_id)
         if profile is None or profile.expires_on < datetime.date.today():
             raise _refuse(
                 ErrorCode.RECURRING_PROFILE_NOT_FOUND, "Recurring profile not found or expired"
             )
         if order_id:
-            self._refuse_duplicate(order_id)
-        parent = self.state.payments[profile.payment_id]
-        payment = self.state.add_payment(
+            self.core.refuse_duplicate(order_id)
+        parent = self.core.state.payments[profile.payment_id]
+        payment = self.core.state.add_payment(
             Payment(
-                self.state.next_payment_id(),
+                self.core.state.next_payment_id(),
                 order_id,
                 amount,
                 description,
@@ -210,7 +242,7 @@ class PageFlow(PaymentCore):
                 card_token=parent.card_token,
             )
         )
-        self._decide(payment, self.rules.resolve(order_id, amount, profile.pan))
+        self.core.decide(payment, self.core.rules.resolve(order_id, amount, profile.pan))
         common = {
             "pg_payment_id": str(payment.payment_id),
             "pg_amount": _money(amount),

@@ -27,6 +27,7 @@ __all__ = [
     "EmulatorSettings",
     "ErrorCode",
     "Fields",
+    "Handler",
     "PayoutCardSave",
     "Route",
 ]
@@ -181,6 +182,10 @@ class Answer:
 Fields: TypeAlias = Mapping[str, Any]
 
 
+#: What serves one script: the request's fields in, the answer out.
+Handler = Callable[[Fields], Answer]
+
+
 @attrs.frozen(slots=True)
 class Route:
     """A served script: its endpoint entry, signing key, answer root and handler.
@@ -193,7 +198,7 @@ class Route:
     endpoint: Endpoint
     key: str = attrs.field(repr=False)
     root: str
-    handler: Callable[[Fields], Answer]
+    handler: Handler
     alternates: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
 
 
