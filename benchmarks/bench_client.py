@@ -13,7 +13,7 @@ the per-round ratios (the machine is shared: absolute figures drift, ratios hold
   as a share of one core over ``--wait-seconds`` from the moment they all wait;
 * ``run_payout_batch`` CPU per row / plain ``to_card`` under an ``asyncio.Semaphore``;
 * peak RSS of 10,000 ``to_card`` at once on 10,000 connections / the same with raw aiohttp
-  (each in a fresh child process);
+  (each in a fresh child process, the median of ``--rss-runs`` runs);
 * ``freedompay --help`` wall time (median of 7 runs).
 
     python benchmarks/bench_client.py            # the full table (a few minutes)
@@ -45,7 +45,6 @@ from _gateway import KEY, MERCHANT, answer, gateway_process
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from freedompay_async import FreedomPayClient, Payout, PayoutPending, PayoutState, RetryPolicy
-from freedompay_async import _validation as check
 from freedompay_async.batch import RowState, payout_row, run_payout_batch
 
 CARD = "4405645000006150"
@@ -105,38 +104,70 @@ async def side_by_side(
 
 
 def pure_work(client: FreedomPayClient, calls: int) -> dict[str, float]:
-    """µs per call of the work without I/O: the library's (validate, sign, encode, decode,
-    verify, check, model) and the hand-written client's (sign, encode, xmltodict, verify).
+    """µs per call of each row's work without I/O: the library's (check and encode the fields,
+    prepare, sign, decode, verify, check the ids, model) and the hand-written client's (sign,
+    encode, xmltodict, verify).
 
-    Added to the raw transport's CPU this is the floor of each variant's ratio.
+    Added to the raw transport's CPU this is the floor of each row's ratio; what a row costs
+    beyond it is how the library drives aiohttp.
     """
-    from freedompay_async.payouts import Payout, Payouts
+    from freedompay_async._convert import to_decimal
+    from freedompay_async._endpoints import endpoint_for_path, merchant_template
+    from freedompay_async.payouts import Balance, Payout, Payouts
     from freedompay_async.signing import new_salt
 
     requestor = client._requestor
-    xml = answer("p2p2nonreg", "O-1", MERCHANT)
+    answers = {
+        script: answer(script, "O-1", MERCHANT)
+        for script in ("p2p2nonreg", "payout_status2", "balance_status")
+    }
+    balance_endpoint = Payouts._BALANCE["gateway"]
     params = order_params()
     del params["pg_order_id"]
 
-    def library() -> None:
-        checked = {
-            "pg_order_id": check.order_id("pg_order_id", "O-1"),
-            "pg_amount": check.amount("pg_amount", Decimal("1.00")),
-            "pg_description": check.required_text("pg_description", "bench"),
-            "pg_payment_to": check.card_number("pg_payment_to", CARD),
-            "pg_post_link": check.url("pg_post_link", POST_LINK),
-        }
-        call = requestor.prepare(Payouts._TO_CARD, checked)
+    def to_card() -> None:
+        fields = Payouts._TO_CARD.encode(
+            pg_order_id="O-1",
+            pg_amount=Decimal("1.00"),
+            pg_description="bench",
+            pg_payment_to=CARD,
+            pg_post_link=POST_LINK,
+            pg_currency=None,
+            pg_user_id=None,
+            pg_card_name=None,
+        )
+        call = requestor.prepare(Payouts._TO_CARD, fields)
         call.signed_body(new_salt())
-        Payout.from_answer("O-1", requestor._decode(call, 200, xml))
+        Payout.from_answer("O-1", requestor._decode(call, 200, answers["p2p2nonreg"]))
+
+    def status2() -> None:
+        endpoint = endpoint_for_path(merchant_template("g2g/payout_status2")[0])
+        assert endpoint is not None
+        call = requestor.prepare(endpoint, {"pg_order_id": "O-1"})
+        call.signed_body(new_salt())
+        requestor._decode(call, 200, answers["payout_status2"])
+
+    def balance() -> None:
+        call = requestor.prepare(balance_endpoint, {})
+        call.signed_body(new_salt())
+        answer = requestor._decode(call, 200, answers["balance_status"])
+        amount = to_decimal(answer.get("pg_balance"))
+        assert amount is not None
+        Balance(amount, answer.get("pg_currency"), answer)
 
     def by_hand() -> None:
         signed_body("p2p2nonreg", {"pg_order_id": "O-1", **params}, MERCHANT, KEY)
-        checked_answer("p2p2nonreg", xml, KEY)
+        checked_answer("p2p2nonreg", answers["p2p2nonreg"], KEY)
 
+    number = max(calls // 5, 1)
     return {
-        name: min(timeit.repeat(fn, number=max(calls // 5, 1), repeat=5)) / max(calls // 5, 1) * 1e6
-        for name, fn in (("library", library), ("by hand", by_hand))
+        name: min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
+        for name, fn in (
+            ("to_card", to_card),
+            ("status2", status2),
+            ("balance", balance),
+            ("by hand", by_hand),
+        )
     }
 
 
@@ -212,6 +243,11 @@ async def request_rows(url: str, calls: int, concurrency: int, rounds: int) -> d
             await session.close()
             await http.aclose()
     med = {name: statistics.median(values) for name, values in results.items()}
+
+    def floor(name: str) -> float:
+        raw = med[f"raw {name}"]
+        return (raw + pure[name]) / raw
+
     return {
         "µs per call (median)": {name: round(value) for name, value in med.items()},
         "to_card / raw": ratio(results, "to_card", "raw to_card"),
@@ -219,9 +255,12 @@ async def request_rows(url: str, calls: int, concurrency: int, rounds: int) -> d
         "httpx by hand / raw": ratio(results, "httpx by hand", "raw to_card"),
         "to_card / httpx by hand": ratio(results, "to_card", "httpx by hand"),
         "status2 / raw": ratio(results, "status2", "raw status2"),
-        "pure work µs (no I/O): library, by hand": [round(pure["library"]), round(pure["by hand"])],
-        "floor of to_card / raw: (raw + pure library) / raw": (med["raw to_card"] + pure["library"])
-        / med["raw to_card"],
+        "pure work µs (no I/O): to_card, status2, balance; by hand": [
+            round(pure[name]) for name in ("to_card", "status2", "balance", "by hand")
+        ],
+        "floor of to_card / raw: (raw + pure to_card) / raw": floor("to_card"),
+        "floor of status2 / raw": floor("status2"),
+        "floor of balance / raw": floor("balance"),
         "balance / raw": ratio(results, "balance", "raw balance"),
     }
 
@@ -374,20 +413,25 @@ async def rss_child(url: str, variant: str, count: int) -> None:
     print(json.dumps({"peak_rss_mb": peak}))
 
 
-def rss_row(url: str, count: int) -> dict[str, object]:
-    figures = {}
-    for variant in ("raw", "library"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--rss-child", variant, "--url", url, "--count", str(count)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        figures[variant] = json.loads(out.splitlines()[-1])
-    library, raw = figures["library"]["peak_rss_mb"], figures["raw"]["peak_rss_mb"]
+def rss_row(url: str, count: int, runs: int) -> dict[str, object]:
+    """Peak RSS of each variant in a fresh child process, the median of ``runs`` alternating
+    runs (a single peak moves by a few MB from run to run)."""
+    peaks: dict[str, list[float]] = {"raw": [], "library": []}
+    for _ in range(runs):
+        for variant, variant_peaks in peaks.items():
+            command = [sys.executable, __file__, "--rss-child", variant, "--url", url]
+            out = subprocess.run(
+                [*command, "--count", str(count)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            variant_peaks.append(json.loads(out.splitlines()[-1])["peak_rss_mb"])
+    library, raw = statistics.median(peaks["library"]), statistics.median(peaks["raw"])
     return {
         "payouts at once": count,
-        "peak RSS MB: library, raw": [round(library), round(raw)],
+        "runs": runs,
+        "peak RSS MB (median): library, raw": [round(library), round(raw)],
         "library / raw": library / raw,
     }
 
@@ -410,7 +454,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         print(json.dumps(table["requests"], indent=1, ensure_ascii=False), flush=True)
         table["batch"] = await batch_row(url, args.rows, 50, args.rounds)
         print(json.dumps(table["batch"], indent=1, ensure_ascii=False), flush=True)
-        table["rss"] = rss_row(url, args.in_flight)
+        table["rss"] = rss_row(url, args.in_flight, args.rss_runs)
         print(json.dumps(table["rss"], indent=1, ensure_ascii=False), flush=True)
         table["waiting"] = await waiting_row(url, args.waiting, args.wait_seconds)
         print(json.dumps(table["waiting"], indent=1, ensure_ascii=False), flush=True)
@@ -426,6 +470,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=10_000)
+    parser.add_argument("--rss-runs", type=int, default=3)
     parser.add_argument("--waiting", type=int, default=10_000)
     parser.add_argument("--wait-seconds", type=float, default=120.0)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, rough figures")
@@ -439,7 +484,7 @@ def main() -> None:
         return
     if args.smoke:
         args.calls, args.rounds, args.rows = 200, 1, 200
-        args.in_flight, args.waiting, args.wait_seconds = 300, 300, 2.0
+        args.in_flight, args.waiting, args.wait_seconds, args.rss_runs = 300, 300, 2.0, 1
     table = asyncio.run(run(args))
     if args.json:
         args.json.write_text(json.dumps(table, indent=1, ensure_ascii=False))
