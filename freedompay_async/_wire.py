@@ -285,18 +285,22 @@ _PLAIN_DOCUMENT = re.compile(
     + rb"</\1>"
     + _SPACE
 ).fullmatch
-# Valid UTF-8 that XML still refuses (U+FFFE, U+FFFF).
-_NOT_XML = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+# Valid UTF-8 that XML still refuses.
+_NOT_XML = ("\ufffe", "\uffff")
 
 
 def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]] | None:
     """:func:`_parse_flat`'s result for a plain document (see ``_PLAIN_DOCUMENT``), else None."""
     match = _PLAIN_DOCUMENT(raw)
-    if match is None or (b"\xef\xbf" in raw and (_NOT_XML[0] in raw or _NOT_XML[1] in raw)):
+    if match is None:
         return None
     try:
         inner = match[2].decode("utf-8")
     except UnicodeDecodeError:
+        return None
+    # Only leaf text can hold them (names and the declaration are ASCII); for ASCII text the
+    # test is free (a string knows its widest character).
+    if _NOT_XML[0] in inner or _NOT_XML[1] in inner:
         return None
     # The match says what inner is: leaves "<tag>text</tag>" (no "<" in a tag or text), maybe
     # whitespace between them. Split at "<", every other piece is "tag>text".

@@ -29,7 +29,8 @@ from freedompay_async._idempotency import (
 )
 from freedompay_async._requestor import _Gate
 from freedompay_async._validation import _luhn_ok
-from freedompay_async._wire import _form_quote, encode_form
+from freedompay_async._wire import _form_quote, _parse_plain, encode_form, parse_xml
+from freedompay_async.errors import MalformedResponse
 from freedompay_async.signing import sign_fields, sign_parts, signing_parts
 from freedompay_async.testing import Emulator
 
@@ -277,3 +278,11 @@ async def test_attempts_in_flight_stay_within_the_connection_limit(
     async with freedompay_emulator.client(connection_limit=3, middlewares=(count,)) as client:
         await asyncio.gather(*(client.payouts.balance() for _ in range(20)))
     assert most == 3
+
+
+@pytest.mark.parametrize("character", ["\ufffe", "\uffff"])
+def test_plain_answers_with_characters_xml_refuses_are_left_to_the_parser(character: str) -> None:
+    raw = f"<response><pg_status>ok{character}</pg_status></response>".encode()
+    assert _parse_plain(raw) is None
+    with pytest.raises(MalformedResponse):
+        parse_xml(raw)
