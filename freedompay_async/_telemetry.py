@@ -371,15 +371,17 @@ class Recorder:
                     for state, count in journal.counts.items():
                         span.set_attribute(f"freedompay.batch.rows.{state.value}", count)
 
-    @contextlib.contextmanager
-    def row(self, order_id: str, action: str) -> Iterator[None]:
+    def row(self, order_id: str, action: str) -> contextlib.AbstractContextManager[None]:
         """A span per batch row: ``action`` (``send``, ``ask`` first, ``reconcile``) and its
-        requests; a ``process`` row's polls follow as its children."""
+        requests; a ``process`` row's polls follow as its children. (Off: a shared no-op,
+        not a generator per row.)"""
         batch = _BATCH.get()
         if not self.on or batch is None:
-            yield
-            return
-        journal, _ = batch
+            return _NOTHING
+        return self._row(batch[0], order_id, action)
+
+    @contextlib.contextmanager
+    def _row(self, journal: JournalStore, order_id: str, action: str) -> Iterator[None]:
         with self._span("payouts.batch.row", order_id) as span:
             current = _Operation("payouts.batch.row", span, payout=False)
             current.poll_reason = _ROW_POLL_REASONS.get(action, "wait")
@@ -391,6 +393,9 @@ class Recorder:
                 if span is not None:
                     span.set_attribute("freedompay.row.action", action)
                     span.set_attribute("freedompay.row.state", journal[order_id].state.value)
+
+
+_NOTHING: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 
 
 def _payout_state(result: object) -> str | None:
