@@ -33,7 +33,9 @@ _tags = st.sampled_from(
     ["pg_status", "pg_sig", "pg_salt", "pg_order_id", "pg_x", "a", "ns:tag", "ü_tag", "pg_a1"]
 )
 _texts = st.text(
-    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00\r"), max_size=20
+    # Not XML characters (refused by expat; the plain path's refusal: test_perf_paths).
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00\r\ufffe\uffff"),
+    max_size=20,
 ).filter(lambda text: all(ch >= " " or ch in "\t\n" for ch in text))
 _spaces = st.sampled_from(["", "\n", "\n    ", " \t"])
 
