@@ -214,6 +214,7 @@ _CARD_LIST_ANSWER = (
     "expiry_year",
     "expiry_month",
 )
+_CARD_LIST = (USER_ID_R, Field("pg_extend_data", "flag"))
 _CARD_REMOVE = (USER_ID_R, Field("pg_card_token", "text", _R, length=(1, 255)))
 # Gateway API: pg_status/deleted_at at the root; Merchant API: a <card> with M4's fields (SDKs).
 _CARD_REMOVE_ANSWER = ("card", "pg_card_token", "pg_card_hash", "deleted_at")
@@ -677,7 +678,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _payment(
         "cards.list",
         _MERCHANT + "cardstorage/list",
-        (USER_ID_R, Field("pg_extend_data", "flag")),
+        _CARD_LIST,
         _CARD_LIST_ANSWER,
         moves_money=False,
     ),
@@ -699,7 +700,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _payment(
         "cards.list_for_payouts",
         _MERCHANT + "cardstoragepayout/list",
-        (USER_ID_R, Field("pg_extend_data", "flag")),
+        _CARD_LIST,
         _CARD_LIST_ANSWER,
         moves_money=False,
     ),

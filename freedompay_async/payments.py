@@ -715,7 +715,7 @@ class Payments:
         )
 
 
-def lifetime_seconds(lifetime: timedelta | int) -> object:
+def lifetime_seconds(lifetime: timedelta | int) -> int:
     """``pg_lifetime`` in whole seconds, given as int or timedelta (the table checks the range)."""
     if isinstance(lifetime, timedelta):
         seconds = lifetime.total_seconds()

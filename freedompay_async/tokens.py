@@ -45,19 +45,20 @@ class WalletToken:
     eci: str
     cardholder: str | None = attrs.field(default=None, repr=False)
 
+    def fields(self) -> dict[str, object]:
+        """The token's values by wire name, as given (``g2g/payment``'s table checks them)."""
+        return {
+            "pg_card_pan": self.dpan,
+            "pg_card_month": self.expiry_month,
+            "pg_card_year": self.expiry_year,
+            "pg_online_payment_cryptogram": self.cryptogram,
+            "pg_eci_indicator": self.eci,
+        }
+
     def to_params(self) -> dict[str, object]:
         """The token's fields, checked and encoded by ``g2g/payment``'s table."""
         endpoint = Tokens._PAY
-        return {
-            name: endpoint.field(name).encode(value)
-            for name, value in (
-                ("pg_card_pan", self.dpan),
-                ("pg_card_month", self.expiry_month),
-                ("pg_card_year", self.expiry_year),
-                ("pg_online_payment_cryptogram", self.cryptogram),
-                ("pg_eci_indicator", self.eci),
-            )
-        }
+        return {name: endpoint.field(name).encode(value) for name, value in self.fields().items()}
 
 
 @attrs.frozen(slots=True)
@@ -138,11 +139,12 @@ class Tokens:
         answer is looked up by ``order_id`` and, if the status cannot show it, raises
         :class:`~freedompay_async.payments.PaymentOutcomeUnknown`.
         """
+        if not card_token:  # optional in the table (wallet charges have none)
+            raise ValidationError("pg_card_token", "is required")
         params = self._PAY.encode(
             **self._base(order_id, amount, description, currency, extra_params),
             pg_user_id=user_id,
-            # Optional in the table (wallet charges have none), required for Token Pay.
-            pg_card_token=card_token or "",
+            pg_card_token=card_token,
             pg_language=language,
         )
         return await self._charge(params, order_id)
@@ -308,7 +310,7 @@ class Tokens:
         return self._PAY.encode(
             **self._base(order_id, amount, description, currency, extra_params),
             pg_payment_method=method,
-            **token.to_params(),
+            **token.fields(),
             pg_card_name=token.cardholder if method == "apple_pay" else None,
             pg_auto_clearing=auto_clearing,
             pg_user_ip=user_ip,

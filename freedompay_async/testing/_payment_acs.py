@@ -73,7 +73,6 @@ class _PendingSave:
     user_id: str
     order_id: str
     pan: str = attrs.field(repr=False)
-    challenge: Challenge
 
 
 class AcsFlow:
@@ -177,9 +176,7 @@ class AcsFlow:
                 payment_id, order_id, self.core.state.save_card(user_id, pan, "payment")
             )
         acs_url, md = self.core.challenge(payment_id)
-        self._saves[payment_id] = _PendingSave(
-            payment_id, user_id, order_id, pan, self._challenges[payment_id]
-        )
+        self._saves[payment_id] = _PendingSave(payment_id, user_id, order_id, pan)
         return Answer(
             {
                 "pg_status": "ok",
