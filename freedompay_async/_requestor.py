@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import aiohttp
 import anyio
 from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
+from multidict import CIMultiDict, CIMultiDictProxy
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -39,7 +40,7 @@ from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
 from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
-from ._wire import POSITION, Params, _form_quote, encode_form, flatten, parse_xml
+from ._wire import POSITION, FlatPlan, Params, _form_quote, encode_form, flatten, parse_xml
 from .errors import (
     AnswerMismatch,
     ConfigurationError,
@@ -68,12 +69,15 @@ T = TypeVar("T")
 Decoder = Callable[["_Call", ClientResponse, bytes], T]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
-_FORM_HEADERS = {
-    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-    "Accept": "application/xml, text/xml",
-}
+# A multidict already: aiohttp copies it as it is (a dict it converts first, on every request).
+_FORM_HEADERS = CIMultiDictProxy(
+    CIMultiDict({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+)
 # The client adds these itself; a caller passing them is a mistake worth stopping early.
 _RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_key"})
+# The client's fields after the caller's, by whether the call carries an idempotency key.
+_TAIL = ("pg_merchant_id",)
+_TAIL_WITH_KEY = ("pg_merchant_id", "pg_idempotency_key")
 
 
 def _connect_failure(exc: aiohttp.ClientError, url: URL) -> str:
@@ -165,7 +169,16 @@ class _Call:
         for name in _RESERVED.intersection(params):
             hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
             raise ValidationError(name, f"is added by the client, do not pass it{hint}")
-        fields = flatten(params)  # validates every value before anything is sent
+        values = list(params.values())
+        plan = None
+        if all(type(value) is str for value in values):
+            with_key = idempotency_key is not None or derive_key
+            plan = FlatPlan.of(tuple(params), _TAIL_WITH_KEY if with_key else _TAIL)
+        if plan is None:
+            fields = flatten(params)  # validates every value before anything is sent
+            content = [(form, value) for _, form, value in fields]
+        else:
+            content = list(zip(params, values, strict=True))
         order_id = params.get("pg_order_id")
         self.endpoint = endpoint
         self.url = url
@@ -176,9 +189,7 @@ class _Call:
             # Without an order id two identical requests may well be two purchases: random then
             # (every attempt of this call still shares it).
             idempotency_key = (
-                default_idempotency_key(
-                    merchant_id, endpoint.name, ((form, value) for _, form, value in fields)
-                )
+                default_idempotency_key(merchant_id, endpoint.name, content)
                 if self.order_id
                 else str(uuid.uuid4())
             )
@@ -193,13 +204,18 @@ class _Call:
         tail = [("pg_merchant_id", merchant_id)]
         if idempotency_key is not None:
             tail.append(("pg_idempotency_key", idempotency_key))
+        if plan is not None:
+            values += [value for _, value in tail]
+            self._sign_head, self._sign_tail = plan.signing_parts(endpoint.script, values, secret)
+            self._body_head = plan.form(values)
+            return
         position = len(params)
         salt_name = "pg_salt" + POSITION[position + len(tail) + 1]
         named = [(sig_name, value) for sig_name, _, value in fields]
         named += [(name + POSITION[position + i], value) for i, (name, value) in enumerate(tail, 1)]
         named.append((salt_name, ""))
         self._sign_head, self._sign_tail = signing_parts(endpoint.script, named, salt_name, secret)
-        self._body_head = encode_form([*((form, value) for _, form, value in fields), *tail])
+        self._body_head = encode_form([*content, *tail])
 
     def signed_body(self, salt: str) -> bytes:
         """The form body of one attempt: the parameters, then merchant id, key, salt and sig."""

@@ -13,9 +13,9 @@ form encoding both consume it, so what is signed is by construction what is sent
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 from urllib.parse import quote_plus
 from xml.parsers import expat
 from xml.parsers.expat import ExpatError
@@ -35,6 +35,7 @@ __all__ = [
     "parse_form",
     "parse_xml",
     "render_xml",
+    "signer_fields",
     "to_text",
     "xml_leaves",
 ]
@@ -164,6 +165,58 @@ def encode_form(fields: Iterable[tuple[str, str]]) -> bytes:
     )
 
 
+class FlatPlan:
+    """The value-independent part of a flat request: text values under the same names in the
+    same order (what every typed call sends), then the client's own fields, then ``pg_salt``.
+
+    Which values the signature string puts before and after the salt, and each field's quoted
+    ``name=``, are found once per shape: a call then only quotes and joins its values, with
+    exactly the result of :func:`flatten`, ``signing_parts`` and :func:`encode_form`.
+    """
+
+    __slots__ = ("after_salt", "before_salt", "form_prefixes")
+
+    #: Shapes seen so far, by (caller's names, client's names); bounded, as callers of
+    #: ``client.request`` choose names.
+    _known: ClassVar[dict[tuple[tuple[str, ...], tuple[str, ...]], FlatPlan | None]] = {}
+    _MAX_KNOWN: ClassVar[int] = 1024
+
+    def __init__(self, names: tuple[str, ...], tail: tuple[str, ...]) -> None:
+        every = (*names, *tail, "pg_salt")
+        signed = [name + POSITION[position] for position, name in enumerate(every, 1)]
+        order = sorted(range(len(every)), key=signed.__getitem__)
+        salt_at = order.index(len(every) - 1)
+        self.before_salt = tuple(order[:salt_at])
+        self.after_salt = tuple(order[salt_at + 1 :])
+        self.form_prefixes = tuple(_form_quote(name) + "=" for name in (*names, *tail))
+
+    @classmethod
+    def of(cls, names: tuple[str, ...], tail: tuple[str, ...]) -> FlatPlan | None:
+        """The plan of this shape; None where names are not plain (``pg_sig``, not ``str``)."""
+        key = (names, tail)
+        try:
+            return cls._known[key]
+        except KeyError:
+            pass
+        plain = _SIG not in names and all(type(name) is str for name in names)
+        plan = cls(names, tail) if plain else None
+        if len(cls._known) < cls._MAX_KNOWN:
+            cls._known[key] = plan
+        return plan
+
+    def signing_parts(self, script: str, values: list[str], secret: str) -> tuple[str, str]:
+        """``signing_parts`` of ``values`` (the caller's, then the client's; no salt)."""
+        return (
+            ";".join([script, *[values[i] for i in self.before_salt], ""]),
+            ";".join(["", *[values[i] for i in self.after_salt], secret]),
+        )
+
+    def form(self, values: list[str]) -> bytes:
+        """:func:`encode_form` of the fields, salt and signature left for each attempt."""
+        pairs = zip(self.form_prefixes, values, strict=True)
+        return "&".join([prefix + _form_quote(value) for prefix, value in pairs]).encode("ascii")
+
+
 def parse_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """Rebuild nested parameters from PHP-style field names, keeping first-seen order.
 
@@ -197,13 +250,14 @@ class XmlDocument:
     """A decoded XML answer.
 
     ``fields`` is the root's content as xmltodict builds it (nested dicts, repeated tags as lists,
-    empty leaves as ``""``). ``signed_leaves`` lists every leaf in document order with the flat name
-    the reference signer gives it, ready for :func:`freedompay_async.signing.verify_xml`.
+    empty leaves as ``""``). ``signed_fields`` lists every leaf but ``pg_sig`` in document order
+    under the name the reference signer signs it by (:func:`signer_fields`), ready for
+    :func:`freedompay_async.signing.verify_document`.
     """
 
     root: str
     fields: dict[str, Any]
-    signed_leaves: tuple[tuple[str, str], ...]
+    signed_fields: tuple[tuple[str, str], ...]
     raw: bytes
 
     @property
@@ -253,6 +307,28 @@ class _LeafCollector:
             )
             self.leaves.append((f"{prefix}{key}{POSITION[position]}", value))
         return key, value
+
+
+def signer_fields(leaves: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """XML leaves (named ``tag`` + position path) as the reference signer signs them.
+
+    It flattens the XML into ``tag001`` names and then runs that flat array through its
+    parameter flattening again, which appends a second position suffix; PHP's "first one wins"
+    for a repeated flat name included.
+    """
+    unique = dict(leaves)
+    if len(unique) != len(leaves):  # a repeated name: its first value counts
+        unique = {}
+        for name, value in leaves:
+            unique.setdefault(name, value)
+    return [
+        (name + POSITION[position], value)
+        for position, (name, value) in enumerate(unique.items(), 1)
+    ]
+
+
+# Both suffixes of the n-th leaf of a flat answer whose pg_sig (if any) comes last.
+_TWICE = {position: suffix * 2 for position, suffix in POSITION.items()}
 
 
 class _NotFlat(Exception):
@@ -308,12 +384,20 @@ def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]
     fields: dict[str, Any] = dict(pairs)
     if len(fields) != len(pairs):
         return None  # a repeated tag
-    leaves = [
-        (name + POSITION[position], value)
-        for position, (name, value) in enumerate(pairs, 1)
-        if name != _SIG
-    ]
-    return match[1].decode("ascii"), fields, leaves
+    if _SIG not in fields or pairs[-1][0] == _SIG:  # the usual: no pg_sig, or pg_sig last
+        signed = [
+            (name + _TWICE[position], value)
+            for position, (name, value) in enumerate(pairs, 1)
+            if name != _SIG
+        ]
+    else:
+        leaves = [
+            (name + POSITION[position], value)
+            for position, (name, value) in enumerate(pairs, 1)
+            if name != _SIG
+        ]
+        signed = signer_fields(leaves)
+    return match[1].decode("ascii"), fields, signed
 
 
 def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
@@ -344,8 +428,8 @@ def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]
             if name in fields:
                 raise _NotFlat
             value = fields[name] = "".join(text)
-            if name != _SIG:
-                leaves.append((name + POSITION[len(fields)], value))
+            if name != _SIG:  # names are distinct here: the second position is the rank
+                leaves.append((name + POSITION[len(fields)] + POSITION[len(leaves) + 1], value))
         depth -= 1
 
     def characters(data: str) -> None:
@@ -377,7 +461,7 @@ def _parse_nested(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]
     if not isinstance(document, dict) or len(document) != 1:
         raise ValueError("answer has no single root element")
     ((root, content),) = document.items()
-    return root, content if isinstance(content, dict) else {}, collector.leaves
+    return root, content if isinstance(content, dict) else {}, signer_fields(collector.leaves)
 
 
 def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocument:
@@ -395,17 +479,17 @@ def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocum
     try:
         plain = _parse_plain(raw)  # a plain document holds no "<!"
         if plain is not None:
-            root, fields, leaves = plain
+            root, fields, signed = plain
         else:
             if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
                 raise MalformedResponse("XML with a DTD or entity declaration is refused", raw=raw)
             try:
-                root, fields, leaves = _parse_flat(raw)
+                root, fields, signed = _parse_flat(raw)
             except _NotFlat:
-                root, fields, leaves = _parse_nested(raw)
+                root, fields, signed = _parse_nested(raw)
     except (ExpatError, ValueError) as exc:
         raise MalformedResponse(f"answer is not well-formed XML ({exc})", raw=raw) from exc
-    return XmlDocument(root, fields, tuple(leaves), raw)
+    return XmlDocument(root, fields, tuple(signed), raw)
 
 
 def escape(text: str) -> str:

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ._masking import mask_card_numbers
-from ._wire import POSITION, Params, XmlDocument, flatten, parse_xml, render_xml, xml_leaves
+from ._wire import (
+    Params,
+    XmlDocument,
+    flatten,
+    parse_xml,
+    render_xml,
+    signer_fields,
+    xml_leaves,
+)
 
 __all__ = [
     "new_salt",
@@ -93,27 +101,12 @@ def verify(script: str, params: Mapping[str, object], secret_key: str) -> bool:
 
 def new_salt() -> str:
     """A fresh random ``pg_salt`` (16 hex characters)."""
-    return secrets.token_hex(8)
-
-
-def _xml_fields(leaves: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    # The reference signer flattens the XML into `tag001` names and then runs that flat array
-    # through its parameter flattening again, which appends a second position suffix. Reproduce
-    # it, including PHP's "first one wins" for a repeated flat name.
-    unique = dict(leaves)
-    if len(unique) != len(leaves):  # a repeated name: its first value counts
-        unique = {}
-        for name, value in leaves:
-            unique.setdefault(name, value)
-    return [
-        (name + POSITION[position], value)
-        for position, (name, value) in enumerate(unique.items(), 1)
-    ]
+    return os.urandom(8).hex()  # what secrets.token_hex(8) does, without its two layers
 
 
 def verify_document(script: str, document: XmlDocument, secret_key: str) -> bool:
     """Whether a decoded XML answer carries a valid ``pg_sig`` for ``script``."""
-    expected = sign_fields(script, _xml_fields(document.signed_leaves), secret_key)
+    expected = sign_fields(script, document.signed_fields, secret_key)
     return _same(expected, document.signature)
 
 
@@ -133,7 +126,7 @@ def sign_xml(script: str, fields: Params, secret_key: str, *, root: str = "respo
     """
     body = {key: value for key, value in fields.items() if key != "pg_sig"}
     body.setdefault("pg_salt", new_salt())
-    body["pg_sig"] = sign_fields(script, _xml_fields(xml_leaves(body)), secret_key)
+    body["pg_sig"] = sign_fields(script, signer_fields(xml_leaves(body)), secret_key)
     return render_xml(root, body)
 
 

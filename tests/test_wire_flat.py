@@ -25,7 +25,7 @@ def test_every_xml_vector_decodes_alike_and_verifies(vector: dict[str, str]) -> 
     with contextlib.suppress(_NotFlat):  # nested or repeated: xmltodict decodes it
         assert _parse_flat(raw) == expected
     document = parse_xml(raw)
-    assert (document.root, document.fields, list(document.signed_leaves)) == expected
+    assert (document.root, document.fields, list(document.signed_fields)) == expected
     assert signing.verify_document(vector["script"], document, vector["secret"])
 
 
@@ -76,7 +76,7 @@ def test_flat_fast_paths_match_xmltodict(raw: bytes) -> None:
     plain = _parse_plain(raw)
     assert plain is None or plain == expected
     document = parse_xml(raw)
-    assert (document.root, document.fields, list(document.signed_leaves)) == expected
+    assert (document.root, document.fields, list(document.signed_fields)) == expected
 
 
 @pytest.mark.parametrize(
@@ -113,4 +113,4 @@ def test_nested_or_repeated_answers_leave_the_fast_path(raw: bytes) -> None:
     with pytest.raises(_NotFlat):
         _parse_flat(raw)
     document = parse_xml(raw)
-    assert (document.root, document.fields, list(document.signed_leaves)) == _parse_nested(raw)
+    assert (document.root, document.fields, list(document.signed_fields)) == _parse_nested(raw)
