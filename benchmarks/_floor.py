@@ -1,15 +1,17 @@
 """The least work any client must do per signed exchange: the measured floor of issue 15's ratios.
 
-Per call: a fresh salt, the signature (sorted suffixed names, MD5), the form body, then the
-answer read with one regular expression (flat documents only, no unescaping), its ``pg_sig``
-checked and its ``pg_order_id`` / ``pg_merchant_id`` compared with the request's. No input
-checks, no typed result, no error handling, no retries, no logging: nothing a payment client can
-leave out is in here, so ``floor / raw`` is what a ratio to raw aiohttp cannot go below on this
-stack, whatever the library does.
+Per call: a fresh salt, the signature (the values in the signer's order, found once per request
+shape, MD5), the form body (only values that need it are quoted), then the answer read with one
+regular expression (flat documents only, no unescaping), its ``pg_sig`` checked and its
+``pg_order_id`` / ``pg_merchant_id`` compared with the request's. No input checks, no typed
+result, no error handling, no retries, no logging: nothing a payment client can leave out is in
+here, so ``floor / raw`` is what a ratio to raw aiohttp cannot go below on this stack, whatever
+the library does.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -19,11 +21,22 @@ from urllib.parse import quote_plus
 _LEAF = re.compile(rb"<(\w+)>([^<]*)</\w+>")
 
 
+@functools.cache
+def _signing_order(names: tuple[str, ...]) -> tuple[int, ...]:
+    signed = [f"{name}{i:03d}" for i, name in enumerate(names, 1)]
+    return tuple(sorted(range(len(names)), key=signed.__getitem__))
+
+
 def signed_form(script: str, params: Mapping[str, str], merchant_id: str, key: str) -> bytes:
-    fields = [*params.items(), ("pg_merchant_id", merchant_id), ("pg_salt", os.urandom(8).hex())]
-    named = sorted((f"{name}{i:03d}", value) for i, (name, value) in enumerate(fields, 1))
-    text = ";".join([script, *[value for _, value in named], key])
-    body = "&".join([f"{name}={quote_plus(value)}" for name, value in fields])
+    names = (*params, "pg_merchant_id", "pg_salt")
+    values = [*params.values(), merchant_id, os.urandom(8).hex()]
+    text = ";".join([script, *[values[i] for i in _signing_order(names)], key])
+    body = "&".join(
+        [
+            f"{name}={value if value.isalnum() else quote_plus(value)}"
+            for name, value in zip(names, values, strict=True)
+        ]
+    )
     return f"{body}&pg_sig={hashlib.md5(text.encode()).hexdigest()}".encode()
 
 

@@ -40,7 +40,16 @@ from ._convert import GATEWAY_TIMEZONE
 from ._endpoints import Endpoint, KeyKind
 from ._idempotency import default_idempotency_key
 from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
-from ._wire import POSITION, FlatPlan, Params, _form_quote, encode_form, flatten, parse_xml
+from ._wire import (
+    POSITION,
+    FlatPlan,
+    Params,
+    _form_quote,
+    decode_answer,
+    encode_form,
+    flatten,
+    signature_of,
+)
 from .errors import (
     AnswerMismatch,
     ConfigurationError,
@@ -58,7 +67,7 @@ from .errors import (
 )
 from .models import GatewayResponse, PageAnswer
 from .retry import RetryPolicy
-from .signing import new_salt, sign_parts, signing_parts, verify_document
+from .signing import new_salt, sign_parts, signing_parts, verify_signed
 
 __all__ = ["Requestor", "default_idempotency_key"]
 
@@ -169,9 +178,9 @@ class _Call:
         for name in _RESERVED.intersection(params):
             hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
             raise ValidationError(name, f"is added by the client, do not pass it{hint}")
-        values = list(params.values())
+        values = [value for value in params.values() if isinstance(value, str)]
         plan = None
-        if all(type(value) is str for value in values):
+        if len(values) == len(params):  # flat text: the usual
             with_key = idempotency_key is not None or derive_key
             plan = FlatPlan.of(tuple(params), _TAIL_WITH_KEY if with_key else _TAIL)
         if plan is None:
@@ -539,13 +548,13 @@ class Requestor:
         if status != 200:
             raise UnexpectedHTTPStatus(status, raw=body, endpoint=path)
         try:
-            document = parse_xml(body, max_bytes=self._max_bytes)
+            root, fields, signed_fields = decode_answer(body, self._max_bytes)
         except ProtocolError as exc:
             raise MalformedResponse(str(exc), raw=body, endpoint=path) from None
-        fields = document.fields
         is_error = fields.get("pg_status") == "error"
         code = _error_code(fields)
-        signed = document.signature is not None
+        signature = signature_of(fields)
+        signed = signature is not None
         if not signed:
             # The one documented unsigned answer: the gateway could not identify the merchant.
             if is_error and code in UnknownMerchant.codes:
@@ -558,7 +567,9 @@ class Requestor:
                 )
             if self._verify:
                 raise UnsignedResponse("answer carries no pg_sig", raw=body, endpoint=path)
-        elif self._verify and not verify_document(call.endpoint.script, document, call.secret):
+        elif self._verify and not verify_signed(
+            call.endpoint.script, signed_fields, signature, call.secret
+        ):
             raise SignatureMismatch(
                 f"pg_sig does not verify with script {call.endpoint.script!r} and the "
                 f"{call.endpoint.key} key",
@@ -578,6 +589,4 @@ class Requestor:
                 fields=fields,
                 endpoint=path,
             )
-        return GatewayResponse(
-            path, document.root, fields, body, signed=signed, timezone=self.timezone
-        )
+        return GatewayResponse(path, root, fields, body, signed=signed, timezone=self.timezone)

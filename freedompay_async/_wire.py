@@ -30,11 +30,13 @@ __all__ = [
     "FlatField",
     "Params",
     "XmlDocument",
+    "decode_answer",
     "encode_form",
     "flatten",
     "parse_form",
     "parse_xml",
     "render_xml",
+    "signature_of",
     "signer_fields",
     "to_text",
     "xml_leaves",
@@ -263,10 +265,15 @@ class XmlDocument:
     @property
     def signature(self) -> str | None:
         """The top-level ``pg_sig`` (the first one, as the reference reads it)."""
-        sig = self.fields.get(_SIG)
-        if isinstance(sig, list):
-            sig = sig[0]
-        return sig if isinstance(sig, str) else None
+        return signature_of(self.fields)
+
+
+def signature_of(fields: Mapping[str, Any]) -> str | None:
+    """The top-level ``pg_sig`` of an answer's fields (the first one, as the reference reads it)."""
+    sig = fields.get(_SIG)
+    if isinstance(sig, list):
+        sig = sig[0]
+    return sig if isinstance(sig, str) else None
 
 
 class _LeafCollector:
@@ -474,22 +481,29 @@ def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocum
     bodies over ``max_bytes`` and any DTD / entity declaration (entity-expansion attacks).
     """
     raw = body.encode("utf-8") if isinstance(body, str) else body
+    root, fields, signed = decode_answer(raw, max_bytes)
+    return XmlDocument(root, fields, tuple(signed), raw)
+
+
+def decode_answer(
+    raw: bytes, max_bytes: int = MAX_BODY_BYTES
+) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
+    """:func:`parse_xml`'s root, fields and signed fields, without the document around them
+    (what the request path needs, once per answer)."""
     if len(raw) > max_bytes:
         raise MalformedResponse(f"answer of {len(raw)} bytes exceeds {max_bytes}", raw=raw[:4096])
     try:
         plain = _parse_plain(raw)  # a plain document holds no "<!"
         if plain is not None:
-            root, fields, signed = plain
-        else:
-            if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-                raise MalformedResponse("XML with a DTD or entity declaration is refused", raw=raw)
-            try:
-                root, fields, signed = _parse_flat(raw)
-            except _NotFlat:
-                root, fields, signed = _parse_nested(raw)
+            return plain
+        if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+            raise MalformedResponse("XML with a DTD or entity declaration is refused", raw=raw)
+        try:
+            return _parse_flat(raw)
+        except _NotFlat:
+            return _parse_nested(raw)
     except (ExpatError, ValueError) as exc:
         raise MalformedResponse(f"answer is not well-formed XML ({exc})", raw=raw) from exc
-    return XmlDocument(root, fields, tuple(signed), raw)
 
 
 def escape(text: str) -> str:

@@ -106,8 +106,14 @@ def new_salt() -> str:
 
 def verify_document(script: str, document: XmlDocument, secret_key: str) -> bool:
     """Whether a decoded XML answer carries a valid ``pg_sig`` for ``script``."""
-    expected = sign_fields(script, document.signed_fields, secret_key)
-    return _same(expected, document.signature)
+    return verify_signed(script, document.signed_fields, document.signature, secret_key)
+
+
+def verify_signed(
+    script: str, signed_fields: Iterable[tuple[str, str]], signature: str | None, secret_key: str
+) -> bool:
+    """Whether ``signature`` signs an answer's signed fields (see ``decode_answer``)."""
+    return _same(sign_fields(script, signed_fields, secret_key), signature)
 
 
 def verify_xml(script: str, xml: bytes | str, secret_key: str) -> bool:
