@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
 import os
 import time
@@ -67,7 +68,7 @@ from .errors import (
 )
 from .models import GatewayResponse, PageAnswer
 from .retry import RetryPolicy
-from .signing import new_salt, sign_parts, signing_parts, verify_signed
+from .signing import new_salt, signing_parts, verify_signed
 
 __all__ = ["Requestor", "default_idempotency_key"]
 
@@ -174,7 +175,22 @@ class _Call:
         secret: str,
         idempotency_key: str | None,
         derive_key: bool = False,
+        fixed: tuple[str, str, bytes] | None = None,
     ) -> None:
+        """``fixed``: the signing head, tail and body of an earlier call of ``endpoint`` without
+        parameters nor key (see :attr:`parts`): all of it but the salt is the same."""
+        self.endpoint = endpoint
+        self.url = url
+        self.merchant_id = merchant_id
+        self.secret = secret
+        self.attempts = 0
+        #: The HTTP status of the current attempt's answer (None until one arrives).
+        self.http_status: int | None = None
+        self._signed_attempt = 0
+        if fixed is not None:
+            self.order_id = self.idempotency_key = None
+            self._sign_head, self._sign_tail, self._body_head = fixed
+            return
         for name in _RESERVED.intersection(params):
             hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
             raise ValidationError(name, f"is added by the client, do not pass it{hint}")
@@ -183,52 +199,55 @@ class _Call:
         if len(values) == len(params):  # flat text: the usual
             with_key = idempotency_key is not None or derive_key
             plan = FlatPlan.of(tuple(params), _TAIL_WITH_KEY if with_key else _TAIL)
-        if plan is None:
-            fields = flatten(params)  # validates every value before anything is sent
-            content = [(form, value) for _, form, value in fields]
-        else:
-            content = list(zip(params, values, strict=True))
+        fields = flatten(params) if plan is None else None  # checks every value before sending
         order_id = params.get("pg_order_id")
-        self.endpoint = endpoint
-        self.url = url
-        self.merchant_id = merchant_id
-        self.secret = secret
         self.order_id = order_id if isinstance(order_id, str) else None
         if idempotency_key is None and derive_key:
             # Without an order id two identical requests may well be two purchases: random then
             # (every attempt of this call still shares it).
             idempotency_key = (
-                default_idempotency_key(merchant_id, endpoint.name, content)
+                default_idempotency_key(
+                    merchant_id,
+                    endpoint.name,
+                    zip(params, values, strict=True)
+                    if fields is None
+                    else ((form, value) for _, form, value in fields),
+                )
                 if self.order_id
                 else str(uuid.uuid4())
             )
         self.idempotency_key = idempotency_key
-        self.attempts = 0
-        #: The HTTP status of the current attempt's answer (None until one arrives).
-        self.http_status: int | None = None
-        self._signed_attempt = 0
         # The client's own fields go after the caller's; the gateway numbers fields in the
         # order it receives them, which is exactly this order. Only the salt (and so the sig)
         # changes between attempts: everything else is sorted, joined and encoded once here.
-        tail = [("pg_merchant_id", merchant_id)]
-        if idempotency_key is not None:
-            tail.append(("pg_idempotency_key", idempotency_key))
-        if plan is not None:
-            values += [value for _, value in tail]
+        if fields is None:
+            assert plan is not None
+            values.append(merchant_id)
+            if idempotency_key is not None:
+                values.append(idempotency_key)
             self._sign_head, self._sign_tail = plan.signing_parts(endpoint.script, values, secret)
             self._body_head = plan.form(values)
             return
+        tail = [("pg_merchant_id", merchant_id)]
+        if idempotency_key is not None:
+            tail.append(("pg_idempotency_key", idempotency_key))
         position = len(params)
         salt_name = "pg_salt" + POSITION[position + len(tail) + 1]
         named = [(sig_name, value) for sig_name, _, value in fields]
         named += [(name + POSITION[position + i], value) for i, (name, value) in enumerate(tail, 1)]
         named.append((salt_name, ""))
         self._sign_head, self._sign_tail = signing_parts(endpoint.script, named, salt_name, secret)
-        self._body_head = encode_form([*content, *tail])
+        self._body_head = encode_form([*((form, value) for _, form, value in fields), *tail])
+
+    @property
+    def parts(self) -> tuple[str, str, bytes]:
+        """What every attempt's signature and body share: signing head and tail, body head."""
+        return self._sign_head, self._sign_tail, self._body_head
 
     def signed_body(self, salt: str) -> bytes:
         """The form body of one attempt: the parameters, then merchant id, key, salt and sig."""
-        sig = sign_parts(self._sign_head, salt, self._sign_tail)
+        # sign_parts(head, salt, tail), inlined: this runs once per attempt.
+        sig = hashlib.md5((self._sign_head + salt + self._sign_tail).encode()).hexdigest()
         # (The head always holds pg_merchant_id; a sig is hex.)
         return self._body_head + f"&pg_salt={_form_quote(salt)}&pg_sig={sig}".encode()
 
@@ -370,6 +389,8 @@ class Requestor:
         self._max_bytes = max_response_bytes
         self._middlewares = tuple(middlewares)
         self._urls: dict[str, URL] = {}
+        # Calls without parameters (a balance, a card list): signed alike but for the salt.
+        self._fieldless: dict[tuple[str, KeyKind], tuple[str, str, bytes]] = {}
         # Full jitter: a random wait up to initial_wait * 2**(n-1) before attempt n+1, capped at
         # max_wait. Tenacity only runs attempts 2.., so its n-th wait is the policy's (n+1)-th.
         self._first_wait = wait_random_exponential(
@@ -395,7 +416,10 @@ class Requestor:
                 )
             if not 0 < len(idempotency_key) <= 255:
                 raise ValidationError("pg_idempotency_key", "must be 1 to 255 characters")
-        return _Call(
+        fieldless = not params and not endpoint.idempotency
+        # (By path and key: client.request may sign a documented path with another key.)
+        fixed = self._fieldless.get((endpoint.path, endpoint.key)) if fieldless else None
+        call = _Call(
             endpoint,
             self.url_for(endpoint),
             params,
@@ -405,7 +429,11 @@ class Requestor:
             # The default key is a digest of the request's content: an identical retry (even by
             # a restarted worker) reuses it, a changed request gets a new one.
             derive_key=endpoint.idempotency,
+            fixed=fixed,
         )
+        if fieldless and fixed is None:
+            self._fieldless[endpoint.path, endpoint.key] = call.parts
+        return call
 
     # Plain functions returning the coroutine: one frame less per call in flight.
     def send(

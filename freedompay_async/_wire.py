@@ -208,9 +208,10 @@ class FlatPlan:
 
     def signing_parts(self, script: str, values: list[str], secret: str) -> tuple[str, str]:
         """``signing_parts`` of ``values`` (the caller's, then the client's; no salt)."""
+        value = values.__getitem__
         return (
-            ";".join([script, *[values[i] for i in self.before_salt], ""]),
-            ";".join(["", *[values[i] for i in self.after_salt], secret]),
+            ";".join([script, *map(value, self.before_salt), ""]),
+            ";".join(["", *map(value, self.after_salt), secret]),
         )
 
     def form(self, values: list[str]) -> bytes:

@@ -41,6 +41,13 @@ class GatewayResponse(Mapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         return self.fields[name]
 
+    # Mapping's own get and in go through __getitem__ and an exception: the fields' are direct.
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.fields)
 

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
+import attrs
 import pytest
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from hypothesis import example, given
@@ -154,6 +155,22 @@ def test_each_attempts_body_is_signed_over_exactly_what_it_sends(path: str, key:
         assert fields.get("pg_idempotency_key") == call.idempotency_key
         assert signing.verify(endpoint.script, fields, key)
     assert bodies[0] != bodies[1]
+
+
+def test_calls_without_fields_share_all_but_the_salt_and_keep_their_key() -> None:
+    client = FreedomPayClient("552893", "payment-key", payout_secret_key="payout-key")
+    endpoint = endpoint_for_path("g2g/balance_status")
+    assert endpoint is not None
+    assert endpoint.key == "payout"
+    first, second = (client._requestor.prepare(endpoint, {}) for _ in range(2))
+    assert second.parts == first.parts
+    other = client._requestor.prepare(attrs.evolve(endpoint, key="payment"), {})
+    bodies = set()
+    for call, key in ((first, "payout-key"), (second, "payout-key"), (other, "payment-key")):
+        body = call.signed_body(signing.new_salt())
+        assert signing.verify("balance_status", dict(parse_qsl(body.decode())), key)
+        bodies.add(body)
+    assert len(bodies) == 3
 
 
 @given(_any_text)
