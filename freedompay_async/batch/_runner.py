@@ -230,6 +230,8 @@ class _Run:
     async def _next(self) -> tuple[RowResult, Action] | None:
         """The next claimed row; claims as many rows as slots are waiting (their ``sending``
         marks share one commit). ``None``: nothing left to act on, or the run stops."""
+        if self._claimed:  # claimed already (the lock below would hand out the same row)
+            return self._claimed.popleft()
         self._idle += 1
         try:
             async with self._claiming:

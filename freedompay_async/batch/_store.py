@@ -234,19 +234,21 @@ class BatchReport:
             yield ["" if fields[name] is None else str(fields[name]) for name in REPORT_COLUMNS]
 
 
-def _row_content(row: PayoutRow) -> list[tuple[str, str]]:
+def _row_content(row: PayoutRow, destination: str) -> list[tuple[str, str]]:
     """What identifies a row's payout, for its key (the destination masked: keys are stored)."""
     return [
         ("pg_order_id", row.order_id),
         ("pg_amount", format(row.amount, "f")),
         ("pg_currency", row.currency or ""),
         ("pg_description", row.description),
-        ("destination", row.destination),
+        ("destination", destination),
     ]
 
 
 def pending_entry(merchant_id: str, row: PayoutRow, updated_at: float = 0.0) -> RowResult:
     """A row as a new batch records it (``pending``, with its deterministic idempotency key)."""
+    destination = row.destination  # masked once per row (a property: it masks on every read)
+    operation = row.operation
     return RowResult(
         order_id=row.order_id,
         line=row.line,
@@ -254,9 +256,11 @@ def pending_entry(merchant_id: str, row: PayoutRow, updated_at: float = 0.0) -> 
         amount=row.amount,
         currency=row.currency,
         description=row.description,
-        destination=row.destination,
-        operation=row.operation,
-        idempotency_key=default_idempotency_key(merchant_id, row.operation, _row_content(row)),
+        destination=destination,
+        operation=operation,
+        idempotency_key=default_idempotency_key(
+            merchant_id, operation, _row_content(row, destination)
+        ),
         updated_at=updated_at,
     )
 
