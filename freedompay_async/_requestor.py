@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import hashlib
 import logging
 import os
 import time
@@ -68,7 +67,7 @@ from .errors import (
 )
 from .models import GatewayResponse, PageAnswer
 from .retry import RetryPolicy
-from .signing import new_salt, signing_parts, verify_signed
+from .signing import new_salt, sign_parts, signing_parts, verify_signed
 
 __all__ = ["Requestor", "default_idempotency_key"]
 
@@ -151,7 +150,8 @@ class _Call:
     """One logical operation; every attempt of it is signed anew by :meth:`sign`."""
 
     __slots__ = (
-        "_body_head",
+        "_body",
+        "_head_size",
         "_sign_head",
         "_sign_tail",
         "_signed_attempt",
@@ -189,7 +189,8 @@ class _Call:
         self._signed_attempt = 0
         if fixed is not None:
             self.order_id = self.idempotency_key = None
-            self._sign_head, self._sign_tail, self._body_head = fixed
+            self._sign_head, self._sign_tail, self._body = fixed
+            self._head_size = len(self._body)
             return
         for name in _RESERVED.intersection(params):
             hint = " (pass idempotency_key=...)" if name == "pg_idempotency_key" else ""
@@ -226,7 +227,8 @@ class _Call:
             if idempotency_key is not None:
                 values.append(idempotency_key)
             self._sign_head, self._sign_tail = plan.signing_parts(endpoint.script, values, secret)
-            self._body_head = plan.form(values)
+            self._body = plan.form(values)
+            self._head_size = len(self._body)
             return
         tail = [("pg_merchant_id", merchant_id)]
         if idempotency_key is not None:
@@ -237,19 +239,26 @@ class _Call:
         named += [(name + POSITION[position + i], value) for i, (name, value) in enumerate(tail, 1)]
         named.append((salt_name, ""))
         self._sign_head, self._sign_tail = signing_parts(endpoint.script, named, salt_name, secret)
-        self._body_head = encode_form([*((form, value) for _, form, value in fields), *tail])
+        self._body = encode_form([*((form, value) for _, form, value in fields), *tail])
+        self._head_size = len(self._body)
 
     @property
     def parts(self) -> tuple[str, str, bytes]:
         """What every attempt's signature and body share: signing head and tail, body head."""
-        return self._sign_head, self._sign_tail, self._body_head
+        return self._sign_head, self._sign_tail, self._body[: self._head_size]
 
     def signed_body(self, salt: str) -> bytes:
-        """The form body of one attempt: the parameters, then merchant id, key, salt and sig."""
-        # sign_parts(head, salt, tail), inlined: this runs once per attempt.
-        sig = hashlib.md5((self._sign_head + salt + self._sign_tail).encode()).hexdigest()
-        # (The head always holds pg_merchant_id; a sig is hex.)
-        return self._body_head + f"&pg_salt={_form_quote(salt)}&pg_sig={sig}".encode()
+        """The form body of one attempt: the parameters, then merchant id, key, salt and sig.
+
+        The call keeps only the body it signed last (aiohttp holds that one while it is in
+        flight), whose first ``_head_size`` bytes are the head: no second copy per call.
+        """
+        sig = sign_parts(self._sign_head, salt, self._sign_tail)
+        # (The head always holds pg_merchant_id; a sig is hex. Before the first attempt the
+        # body is the head, and the slice the same object.)
+        head = self._body[: self._head_size]
+        self._body = head + f"&pg_salt={_form_quote(salt)}&pg_sig={sig}".encode()
+        return self._body
 
     async def sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         """aiohttp client middleware: sign this attempt with a fresh salt.
@@ -391,6 +400,9 @@ class Requestor:
         self._urls: dict[str, URL] = {}
         # Calls without parameters (a balance, a card list): signed alike but for the salt.
         self._fieldless: dict[tuple[str, KeyKind], tuple[str, str, bytes]] = {}
+        # Bound once: a method bound per call would be one more object each call in flight holds.
+        self._xml_decoder: Decoder[GatewayResponse] = self._decode_response
+        self._page_decoder: Decoder[PageAnswer] = self._decode_page
         # Full jitter: a random wait up to initial_wait * 2**(n-1) before attempt n+1, capped at
         # max_wait. Tenacity only runs attempts 2.., so its n-th wait is the policy's (n+1)-th.
         self._first_wait = wait_random_exponential(
@@ -440,13 +452,13 @@ class Requestor:
         self, session: aiohttp.ClientSession, call: _Call
     ) -> Coroutine[Any, Any, GatewayResponse]:
         """Send ``call`` and return its verified XML answer (see :meth:`_attempt`)."""
-        return self._attempt(session, call, self._decode_response)
+        return self._attempt(session, call, self._xml_decoder)
 
     def send_page(
         self, session: aiohttp.ClientSession, call: _Call
     ) -> Coroutine[Any, Any, PageAnswer]:
         """Send ``call`` to a script that answers with a page for the payer's browser."""
-        return self._attempt(session, call, self._decode_page)
+        return self._attempt(session, call, self._page_decoder)
 
     async def _attempt(
         self, session: aiohttp.ClientSession, call: _Call, decode: Decoder[T], first: bool = True
@@ -474,7 +486,9 @@ class Requestor:
                 if not gate.enter():
                     await gate.wait()
                 try:
-                    async with session.post(
+                    # Awaited, then entered: ``async with session.post(...)`` would keep one
+                    # more coroutine per call alive while the answer is awaited.
+                    response = await session.post(
                         call.url,
                         data=body,
                         headers=_FORM_HEADERS,
@@ -482,7 +496,8 @@ class Requestor:
                         middlewares=middlewares,
                         # A redirect is an answer to return, never a reason to send again.
                         allow_redirects=False,
-                    ) as response:
+                    )
+                    async with response:
                         call.http_status = response.status
                         answer = await _read_body(response, self._max_bytes)
                 finally:

@@ -612,7 +612,9 @@ class Payouts:
         flight each hold it)."""
         ambiguous: FreedomPayError | None = None
         try:
-            payout = _final(Payout.from_answer(order_id, await self._client.call(endpoint, params)))
+            answer = await self._client.call(endpoint, params)
+            # (Not one expression: the frame would hold the bound from_answer while it waits.)
+            payout = _final(Payout.from_answer(order_id, answer))
         except (OrderExists, GatewayOutcomeUnknown, UnknownMerchant) as exc:
             # "Order exists" says the payout is there; 9999 says "ask the status"; an unsigned
             # "unknown merchant" proves nothing. None of them is a refusal of this create.
