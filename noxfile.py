@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -95,6 +96,10 @@ def bench(session: nox.Session) -> None:
     """Full benchmarks: bench_client.py prints the README's Performance table (a few minutes)."""
     session.install("-e", ".[bench,cli]")
     session.run("python", "benchmarks/bench_client.py", *session.posargs)
+    if shutil.which("valgrind"):
+        session.run("python", "benchmarks/bench_instructions.py")
+    else:
+        session.log("valgrind is not installed: instruction counts skipped")
     session.run("python", "benchmarks/bench_core.py")
     session.run("python", "benchmarks/bench_emulator.py")
     session.run("python", "benchmarks/bench_payouts.py", "--in-flight", "10000")
