@@ -27,7 +27,8 @@ def default_idempotency_key(
     content = "".join(
         [
             f"{len(name)}:{name}={len(value)}:{value};"
-            for name, value in sorted(pair for pair in fields if pair[0] not in _NOT_CONTENT)
+            for name, value in sorted(fields)
+            if name not in _NOT_CONTENT
         ]
     )
     digest = hashlib.sha256(content.encode()).hexdigest()
@@ -38,10 +39,12 @@ _NAMESPACE_BYTES = _IDEMPOTENCY_NAMESPACE.bytes
 
 
 def _uuid5(name: str) -> str:
-    """``str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))`` without building a UUID (a quarter
-    of the time)."""
-    octets = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
-    octets[6] = octets[6] & 0x0F | 0x50  # version 5
-    octets[8] = octets[8] & 0x3F | 0x80  # RFC 4122 variant
-    text = octets.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """``str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))`` without building a UUID: the SHA-1's
+    first 32 hex digits, with the version digit (5) and the RFC 4122 variant bits set."""
+    text = hashlib.sha1(_NAMESPACE_BYTES + name.encode()).hexdigest()
+    variant = _VARIANT[text[16]]
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{variant}{text[17:20]}-{text[20:32]}"
+
+
+# The variant's hex digit: its two top bits 10, the other two kept.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
