@@ -85,6 +85,18 @@ def order_params(prefix: str = "O") -> dict[str, str]:
     }
 
 
+def bench_payout(client: FreedomPayClient, prefix: str, *, wait: bool = True) -> Awaitable[Payout]:
+    """One bench payout of 1.00 to the bench card, a new order id starting with ``prefix``."""
+    return client.payouts.to_card(
+        order_id=f"{prefix}-{next(ORDERS)}",
+        amount=Decimal("1.00"),
+        card_number=CARD,
+        description="bench",
+        post_link=POST_LINK,
+        wait=wait,
+    )
+
+
 async def cpu_per_call(fn: Call, calls: int, concurrency: int) -> float:
     """Client CPU microseconds per call of ``fn``, ``concurrency`` at a time."""
     remaining = calls
@@ -235,13 +247,7 @@ async def request_rows(url: str, calls: int, concurrency: int, rounds: int) -> d
     async with new_client(url, concurrency) as client:
 
         async def to_card() -> None:
-            payout = await client.payouts.to_card(
-                order_id=f"O-{next(ORDERS)}",
-                amount=Decimal("1.00"),
-                card_number=CARD,
-                description="bench",
-                post_link=POST_LINK,
-            )
+            payout = await bench_payout(client, "O")
             assert payout.state is PayoutState.SUCCESS
 
         async def status2() -> None:
@@ -306,17 +312,7 @@ async def waiting_row(url: str, payouts: int, seconds: float) -> dict[str, objec
     vars(client._requestor)["send"] = counted_send
     async with client:
         created = await asyncio.gather(
-            *(
-                client.payouts.to_card(
-                    order_id=f"P-{next(ORDERS)}",
-                    amount=Decimal("1.00"),
-                    card_number=CARD,
-                    description="bench",
-                    post_link=POST_LINK,
-                    wait=False,
-                )
-                for _ in range(payouts)
-            )
+            *(bench_payout(client, "P", wait=False) for _ in range(payouts))
         )
         assert all(payout.state is PayoutState.PROCESS for payout in created)
         polls_before = polls[0]
@@ -350,13 +346,7 @@ async def batch_row(url: str, rows: int, concurrency: int, rounds: int) -> dict[
 
             async def one() -> None:
                 async with gate:
-                    await client.payouts.to_card(
-                        order_id=f"S-{next(ORDERS)}",
-                        amount=Decimal("1.00"),
-                        card_number=CARD,
-                        description="bench",
-                        post_link=POST_LINK,
-                    )
+                    await bench_payout(client, "S")
 
             started = time.process_time()
             await asyncio.gather(*(one() for _ in range(rows)))
@@ -426,13 +416,7 @@ async def rss_child(url: str, variant: str, count: int) -> None:
         )
 
         async def one() -> None:
-            await client.payouts.to_card(
-                order_id=f"M-{next(ORDERS)}",
-                amount=Decimal("1.00"),
-                card_number=CARD,
-                description="bench",
-                post_link=POST_LINK,
-            )
+            await bench_payout(client, "M")
 
     else:
         session = aiohttp.ClientSession(connector=connector)

@@ -19,14 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
 from _by_hand import HEADERS, checked_answer, signed_body
 from _floor import checked, signed_form
 from _gateway import KEY, MERCHANT, gateway_process
-from bench_client import CARD, ORDERS, POST_LINK, Call, new_client, order_params
+from bench_client import ORDERS, Call, bench_payout, new_client, order_params
 
 SCRIPTS = {"to_card": "p2p2nonreg", "status2": "payout_status2", "balance": "balance_status"}
 VARIANTS = [f"{kind} {row}" for row in SCRIPTS for kind in ("raw", "floor", "library")]
@@ -66,13 +65,7 @@ async def child(url: str, variant: str, calls: int) -> None:
 
         async def library() -> None:
             if row == "to_card":
-                await client.payouts.to_card(
-                    order_id=f"O-{next(ORDERS)}",
-                    amount=Decimal("1.00"),
-                    card_number=CARD,
-                    description="bench",
-                    post_link=POST_LINK,
-                )
+                await bench_payout(client, "O")
             elif row == "status2":
                 await client.request("g2g/payout_status2", _params(row))
             else:

@@ -200,7 +200,8 @@ class _Call:
         if len(values) == len(params):  # flat text: the usual
             with_key = idempotency_key is not None or derive_key
             plan = FlatPlan.of(tuple(params), _TAIL_WITH_KEY if with_key else _TAIL)
-        fields = flatten(params) if plan is None else None  # checks every value before sending
+        # Anything else is flattened, which checks every value before anything is sent.
+        fields = [] if plan is not None else flatten(params)
         order_id = params.get("pg_order_id")
         self.order_id = order_id if isinstance(order_id, str) else None
         if idempotency_key is None and derive_key:
@@ -211,7 +212,7 @@ class _Call:
                     merchant_id,
                     endpoint.name,
                     zip(params, values, strict=True)
-                    if fields is None
+                    if plan is not None
                     else ((form, value) for _, form, value in fields),
                 )
                 if self.order_id
@@ -221,8 +222,7 @@ class _Call:
         # The client's own fields go after the caller's; the gateway numbers fields in the
         # order it receives them, which is exactly this order. Only the salt (and so the sig)
         # changes between attempts: everything else is sorted, joined and encoded once here.
-        if fields is None:
-            assert plan is not None
+        if plan is not None:
             values.append(merchant_id)
             if idempotency_key is not None:
                 values.append(idempotency_key)
