@@ -38,10 +38,11 @@ import subprocess
 import sys
 import time
 import timeit
+import types
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import httpx
@@ -146,6 +147,8 @@ def pure_work(client: FreedomPayClient, calls: int) -> dict[str, float]:
         for script in ("p2p2nonreg", "payout_status2", "balance_status")
     }
     balance_endpoint = Payouts._BALANCE["gateway"]
+    # What the decoder reads of the response when the body is XML: its status.
+    ok = cast(aiohttp.ClientResponse, types.SimpleNamespace(status=200))
     params = order_params()
     del params["pg_order_id"]
 
@@ -162,19 +165,19 @@ def pure_work(client: FreedomPayClient, calls: int) -> dict[str, float]:
         )
         call = requestor.prepare(Payouts._TO_CARD, fields)
         call.signed_body(new_salt())
-        Payout.from_answer("O-1", requestor._decode(call, 200, answers["p2p2nonreg"]))
+        Payout.from_answer("O-1", requestor._decode_response(call, ok, answers["p2p2nonreg"]))
 
     def status2() -> None:
         endpoint = endpoint_for_path(merchant_template("g2g/payout_status2")[0])
         assert endpoint is not None
         call = requestor.prepare(endpoint, {"pg_order_id": "O-1"})
         call.signed_body(new_salt())
-        requestor._decode(call, 200, answers["payout_status2"])
+        requestor._decode_response(call, ok, answers["payout_status2"])
 
     def balance() -> None:
         call = requestor.prepare(balance_endpoint, {})
         call.signed_body(new_salt())
-        answer = requestor._decode(call, 200, answers["balance_status"])
+        answer = requestor._decode_response(call, ok, answers["balance_status"])
         amount = to_decimal(answer.get("pg_balance"))
         assert amount is not None
         Balance(amount, answer.get("pg_currency"), answer)

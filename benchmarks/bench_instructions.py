@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -91,7 +92,10 @@ def instructions(url: str, variant: str, calls: int) -> int:
             "--calls",
             str(calls),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        # One hash seed for every child: string hashes (and so dict probing) then cost the same
+        # from run to run.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     found = re.search(r"Collected : (\d+)", done.stderr)
     assert found is not None, done.stderr[-2000:]
     return int(found[1])
@@ -101,6 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(SCRIPTS), help="count only these rows (and no table)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -110,11 +117,14 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("bench_instructions.py needs valgrind (apt-get install valgrind)")
     per_call: dict[str, int] = {}
+    variants = [v for v in VARIANTS if not args.only or v.rsplit(" ", 1)[1] in args.only]
     with gateway_process() as (url, _):
-        for variant in VARIANTS:
+        for variant in variants:
             total = instructions(url, variant, args.calls) - instructions(url, variant, 0)
             per_call[variant] = total // args.calls
             print(f"{variant}: {per_call[variant]:,} instructions per call", flush=True)
+    if args.only:
+        return
     table: dict[str, object] = {"instructions per call": per_call}
     for row in SCRIPTS:
         raw = per_call[f"raw {row}"]

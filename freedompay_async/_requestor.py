@@ -44,7 +44,6 @@ from ._wire import (
     POSITION,
     FlatPlan,
     Params,
-    _form_quote,
     decode_answer,
     encode_form,
     flatten,
@@ -250,6 +249,8 @@ class _Call:
     def signed_body(self, salt: str) -> bytes:
         """The form body of one attempt: the parameters, then merchant id, key, salt and sig.
 
+        ``salt`` is :func:`~freedompay_async.signing.new_salt`'s: hex, nothing to quote.
+
         The call keeps only the body it signed last (aiohttp holds that one while it is in
         flight), whose first ``_head_size`` bytes are the head: no second copy per call.
         """
@@ -257,7 +258,7 @@ class _Call:
         # (The head always holds pg_merchant_id; a sig is hex. Before the first attempt the
         # body is the head, and the slice the same object.)
         head = self._body[: self._head_size]
-        self._body = head + f"&pg_salt={_form_quote(salt)}&pg_sig={sig}".encode()
+        self._body = head + f"&pg_salt={salt}&pg_sig={sig}".encode()
         return self._body
 
     async def sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
@@ -577,25 +578,22 @@ class Requestor:
             return PageAnswer(path, status, content_type, location, body)
         if status == 200 and "xml" not in content_type and not _looks_like_xml(body):
             return PageAnswer(path, status, content_type, None, body)
-        answer = self._decode(call, status, body)
+        answer = self._decode_response(call, response, body)
         return PageAnswer(path, status, content_type, None, body, answer)
 
     def _decode_response(
         self, call: _Call, response: ClientResponse, body: bytes
     ) -> GatewayResponse:
-        return self._decode(call, response.status, body)
-
-    def _decode(self, call: _Call, status: int, body: bytes) -> GatewayResponse:
-        """The verified answer ``body`` (HTTP ``status``) to ``call``."""
+        """The verified answer ``body`` to ``call``."""
         path = call.endpoint.path
-        if status != 200:
-            raise UnexpectedHTTPStatus(status, raw=body, endpoint=path)
+        if response.status != 200:
+            raise UnexpectedHTTPStatus(response.status, raw=body, endpoint=path)
         try:
-            root, fields, signed_fields = decode_answer(body, self._max_bytes)
+            root, fields, signed_values = decode_answer(body, self._max_bytes)
         except ProtocolError as exc:
             raise MalformedResponse(str(exc), raw=body, endpoint=path) from None
         is_error = fields.get("pg_status") == "error"
-        code = _error_code(fields)
+        code = _error_code(fields) if is_error else None
         signature = signature_of(fields)
         signed = signature is not None
         if not signed:
@@ -611,7 +609,7 @@ class Requestor:
             if self._verify:
                 raise UnsignedResponse("answer carries no pg_sig", raw=body, endpoint=path)
         elif self._verify and not verify_signed(
-            call.endpoint.script, signed_fields, signature, call.secret
+            call.endpoint.script, signed_values, signature, call.secret
         ):
             raise SignatureMismatch(
                 f"pg_sig does not verify with script {call.endpoint.script!r} and the "

@@ -12,10 +12,11 @@ form encoding both consume it, so what is signed is by construction what is sent
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar, TypeAlias, TypeVar
 from urllib.parse import quote_plus
 from xml.parsers import expat
 from xml.parsers.expat import ExpatError
@@ -38,6 +39,7 @@ __all__ = [
     "render_xml",
     "signature_of",
     "signer_fields",
+    "signer_values",
     "to_text",
     "xml_leaves",
 ]
@@ -54,6 +56,7 @@ FlatField: TypeAlias = tuple[str, str, str]
 MAX_BODY_BYTES = 1 << 20
 
 _SIG = "pg_sig"
+V = TypeVar("V")
 
 
 class _Positions(dict[int, str]):
@@ -317,7 +320,7 @@ class _LeafCollector:
         return key, value
 
 
-def signer_fields(leaves: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+def signer_fields(leaves: Sequence[tuple[str, V]]) -> list[tuple[str, V]]:
     """XML leaves (named ``tag`` + position path) as the reference signer signs them.
 
     It flattens the XML into ``tag001`` names and then runs that flat array through its
@@ -335,8 +338,36 @@ def signer_fields(leaves: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     ]
 
 
-# Both suffixes of the n-th leaf of a flat answer whose pg_sig (if any) comes last.
-_TWICE = {position: suffix * 2 for position, suffix in POSITION.items()}
+def signer_values(signed_fields: Iterable[tuple[str, str]]) -> list[str]:
+    """The values of signed fields in the order the signature joins them (by name)."""
+    return [value for _, value in sorted(signed_fields)]
+
+
+def _flat_signed_fields(fields: Mapping[str, V]) -> list[tuple[str, V]]:
+    """:func:`signer_fields` of a flat answer's fields (distinct leaves, ``pg_sig`` skipped)."""
+    leaves = [
+        (name + POSITION[position], value)
+        for position, (name, value) in enumerate(fields.items(), 1)
+        if name != _SIG
+    ]
+    return signer_fields(leaves)
+
+
+_SignerValues: TypeAlias = Callable[[Mapping[str, str]], Sequence[str]]
+# Flat answer shapes (field names in document order) -> their values in the signer's order;
+# bounded, as the answer chooses its names.
+_FLAT_ORDERS: dict[tuple[str, ...], _SignerValues] = {}
+_MAX_FLAT_ORDERS = 1024
+
+
+def _flat_order(names: tuple[str, ...]) -> _SignerValues:
+    """What reads the signed values, in the signer's order, of a flat answer named ``names``."""
+    ordered = [
+        name for _, name in sorted(_flat_signed_fields(dict(zip(names, names, strict=True))))
+    ]
+    if len(ordered) > 1:
+        return operator.itemgetter(*ordered)  # a tuple, then
+    return lambda fields: [fields[name] for name in ordered]
 
 
 class _NotFlat(Exception):
@@ -347,76 +378,60 @@ def _forbid_entities(*_: object) -> None:
     raise ValueError("entities are disabled")
 
 
-# The usual answer, byte for byte: an optional UTF-8 declaration, a root holding distinct leaves
-# of plain text (no markup, entities, CR or control characters: nothing a parser would change).
-_NAME = rb"[A-Za-z_][A-Za-z0-9_.\-]*"
-_PLAIN = rb"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f]*"
-_SPACE = rb"[ \t\n]*"
-_PLAIN_DOCUMENT = re.compile(
-    rb'(?:<\?xml version="1\.0"(?: encoding="(?:utf|UTF)-8")?\?>)?'
-    + _SPACE
-    + rb"<("
-    + _NAME
-    + rb")>"
-    + rb"((?:"
-    + _SPACE
-    + rb"<("
-    + _NAME
-    + rb")>"
-    + _PLAIN
-    + rb"</\3>)*)"
-    + _SPACE
-    + rb"</\1>"
-    + _SPACE
-).fullmatch
-# Valid UTF-8 that XML still refuses.
-_NOT_XML = ("\ufffe", "\uffff")
+# The usual answer: an optional UTF-8 declaration, a root holding distinct leaves of plain text
+# (no markup, entities, CR or characters XML refuses: nothing a parser would change).
+_NAME = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_PLAIN = r"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"
+_SPACE = r"[ \t\n]*"
+_DECLARATION = r'(?:<\?xml version="1\.0"(?: encoding="(?:utf|UTF)-8")?\?>)?'
+# Longer documents are left to expat.
+_MAX_PLAIN_LEAVES = 64
+# By number of leaves: the plain document with exactly that many, each leaf's tag and text a
+# group (one match gives them all: a repeated group would keep only its last).
+_PLAIN_DOCUMENTS: dict[int, Callable[[str], re.Match[str] | None]] = {}
 
 
-def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]] | None:
-    """:func:`_parse_flat`'s result for a plain document (see ``_PLAIN_DOCUMENT``), else None."""
-    match = _PLAIN_DOCUMENT(raw)
+def _plain_document(leaves: int) -> Callable[[str], re.Match[str] | None]:
+    match = _PLAIN_DOCUMENTS.get(leaves)
     if match is None:
+        # The groups: the root, then each leaf's tag and text (tags named: \\100 is no group).
+        pattern = "".join(
+            f"{_SPACE}<(?P<t{n}>{_NAME})>({_PLAIN})</(?P=t{n})>" for n in range(leaves)
+        )
+        match = _PLAIN_DOCUMENTS[leaves] = re.compile(
+            f"{_DECLARATION}{_SPACE}<(?P<root>{_NAME})>{pattern}{_SPACE}</(?P=root)>{_SPACE}"
+        ).fullmatch
+    return match
+
+
+def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any]] | None:
+    """:func:`_parse_flat`'s result for a plain document (see ``_plain_document``), else None."""
+    # Each leaf has two tags, the root two, the declaration one.
+    tags = raw.count(b"<") - 2 - raw.startswith(b"<?")
+    if tags < 0 or tags & 1 or tags > 2 * _MAX_PLAIN_LEAVES:
         return None
     try:
-        inner = match[2].decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    # Only leaf text can hold them (names and the declaration are ASCII); for ASCII text the
-    # test is free (a string knows its widest character).
-    if _NOT_XML[0] in inner or _NOT_XML[1] in inner:
+    match = _plain_document(tags >> 1)(text)
+    if match is None:
         return None
-    # The match says what inner is: leaves "<tag>text</tag>" (no "<" in a tag or text), maybe
-    # whitespace between them. Split at "<", every other piece is "tag>text".
-    pairs = [piece.split(">", 1) for piece in inner.split("<")[1::2]]
-    fields: dict[str, Any] = dict(pairs)
-    if len(fields) != len(pairs):
+    found = match.groups()
+    fields: dict[str, Any] = dict(zip(found[1::2], found[2::2], strict=True))
+    if len(fields) * 2 != tags:
         return None  # a repeated tag
-    if _SIG not in fields or pairs[-1][0] == _SIG:  # the usual: no pg_sig, or pg_sig last
-        signed = [
-            (name + _TWICE[position], value)
-            for position, (name, value) in enumerate(pairs, 1)
-            if name != _SIG
-        ]
-    else:
-        leaves = [
-            (name + POSITION[position], value)
-            for position, (name, value) in enumerate(pairs, 1)
-            if name != _SIG
-        ]
-        signed = signer_fields(leaves)
-    return match[1].decode("ascii"), fields, signed
+    return found[0], fields
 
 
-def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
-    """Root name, fields and signed leaves of a flat answer (the usual one), on expat alone.
+def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any]]:
+    """Root name and fields of a flat answer (the usual one), on expat alone.
 
-    Gives exactly what :func:`_parse_nested` gives for a root whose children are all distinct
-    leaves; raises :class:`_NotFlat` for anything else (nested or repeated elements).
+    Gives exactly :func:`_parse_nested`'s root and fields for a root whose children are all
+    distinct leaves; raises :class:`_NotFlat` for anything else (nested or repeated elements).
     """
     root = ""
     fields: dict[str, Any] = {}
-    leaves: list[tuple[str, str]] = []
     text: list[str] = []
     depth = 0
 
@@ -435,9 +450,7 @@ def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]
         if depth == 2:
             if name in fields:
                 raise _NotFlat
-            value = fields[name] = "".join(text)
-            if name != _SIG:  # names are distinct here: the second position is the rank
-                leaves.append((name + POSITION[len(fields)] + POSITION[len(leaves) + 1], value))
+            fields[name] = "".join(text)
         depth -= 1
 
     def characters(data: str) -> None:
@@ -451,11 +464,11 @@ def _parse_flat(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]
     parser.CharacterDataHandler = characters
     parser.EntityDeclHandler = _forbid_entities
     parser.Parse(raw, True)
-    return root, fields, leaves
+    return root, fields
 
 
 def _parse_nested(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
-    """Root name, fields and signed leaves of any answer, with xmltodict's structure."""
+    """Root name, fields and signed fields of any answer, with xmltodict's structure."""
     import xmltodict  # on first use: it imports urllib.request (~40 ms)
 
     collector = _LeafCollector()
@@ -472,39 +485,58 @@ def _parse_nested(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, str]
     return root, content if isinstance(content, dict) else {}, signer_fields(collector.leaves)
 
 
-def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocument:
-    """Decode a gateway answer; anything that is not small, plain, well-formed XML is refused.
-
-    Plain answers (distinct text leaves, nothing to unescape) are read by one regular
-    expression, other flat answers (every child of the root a distinct leaf) by expat directly,
-    the rest by xmltodict; all give the same result. Raises
-    :class:`~freedompay_async.errors.MalformedResponse` (keeping the raw body) for broken XML,
-    bodies over ``max_bytes`` and any DTD / entity declaration (entity-expansion attacks).
-    """
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    root, fields, signed = decode_answer(raw, max_bytes)
-    return XmlDocument(root, fields, tuple(signed), raw)
-
-
-def decode_answer(
-    raw: bytes, max_bytes: int = MAX_BODY_BYTES
-) -> tuple[str, dict[str, Any], list[tuple[str, str]]]:
-    """:func:`parse_xml`'s root, fields and signed fields, without the document around them
-    (what the request path needs, once per answer)."""
+def _parse(raw: bytes, max_bytes: int) -> tuple[str, dict[str, Any], list[tuple[str, str]] | None]:
+    """Root name, fields and signed fields of an answer; None for the latter where the answer
+    is flat (they follow from the fields alone)."""
     if len(raw) > max_bytes:
         raise MalformedResponse(f"answer of {len(raw)} bytes exceeds {max_bytes}", raw=raw[:4096])
     try:
         plain = _parse_plain(raw)  # a plain document holds no "<!"
         if plain is not None:
-            return plain
+            root, fields = plain
+            return root, fields, None
         if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
             raise MalformedResponse("XML with a DTD or entity declaration is refused", raw=raw)
         try:
-            return _parse_flat(raw)
+            return (*_parse_flat(raw), None)
         except _NotFlat:
             return _parse_nested(raw)
     except (ExpatError, ValueError) as exc:
         raise MalformedResponse(f"answer is not well-formed XML ({exc})", raw=raw) from exc
+
+
+def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocument:
+    """Decode a gateway answer; anything that is not small, plain, well-formed XML is refused.
+
+    Plain answers (distinct text leaves, nothing to unescape) are read by two regular
+    expressions, other flat answers (every child of the root a distinct leaf) by expat directly,
+    the rest by xmltodict; all give the same result. Raises
+    :class:`~freedompay_async.errors.MalformedResponse` (keeping the raw body) for broken XML,
+    bodies over ``max_bytes`` and any DTD / entity declaration (entity-expansion attacks).
+    """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    root, fields, signed = _parse(raw, max_bytes)
+    if signed is None:
+        signed = _flat_signed_fields(fields)
+    return XmlDocument(root, fields, tuple(signed), raw)
+
+
+def decode_answer(
+    raw: bytes, max_bytes: int = MAX_BODY_BYTES
+) -> tuple[str, dict[str, Any], Sequence[str]]:
+    """:func:`parse_xml`'s root and fields, and the signed fields' values in the signer's order
+    (``signer_values(document.signed_fields)``): what the request path needs, once per answer."""
+    root, fields, signed = _parse(raw, max_bytes)
+    if signed is not None:
+        return root, fields, signer_values(signed)
+    # A flat answer: its signer's order follows from its names, found once per shape.
+    names = tuple(fields)
+    order = _FLAT_ORDERS.get(names)
+    if order is None:
+        order = _flat_order(names)
+        if len(_FLAT_ORDERS) < _MAX_FLAT_ORDERS:
+            _FLAT_ORDERS[names] = order
+    return root, fields, order(fields)
 
 
 def escape(text: str) -> str:

@@ -12,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from freedompay_async import signing
-from freedompay_async._wire import _NotFlat, _parse_flat, _parse_nested, _parse_plain, parse_xml
+from freedompay_async._wire import (
+    _MAX_PLAIN_LEAVES,
+    _NotFlat,
+    _parse_flat,
+    _parse_nested,
+    _parse_plain,
+    decode_answer,
+    parse_xml,
+    signer_values,
+)
 
 DATA = Path(__file__).parent / "data"
 VECTORS = json.loads((DATA / "xml-signature-vectors.json").read_text("utf-8"))
@@ -23,9 +32,11 @@ def test_every_xml_vector_decodes_alike_and_verifies(vector: dict[str, str]) -> 
     raw = vector["xml"].encode("utf-8")
     expected = _parse_nested(raw)
     with contextlib.suppress(_NotFlat):  # nested or repeated: xmltodict decodes it
-        assert _parse_flat(raw) == expected
+        assert _parse_flat(raw) == expected[:2]
     document = parse_xml(raw)
     assert (document.root, document.fields, list(document.signed_fields)) == expected
+    root, fields, values = decode_answer(raw)
+    assert (root, fields, list(values)) == (*expected[:2], signer_values(expected[2]))
     assert signing.verify_document(vector["script"], document, vector["secret"])
 
 
@@ -72,11 +83,14 @@ def _flat_documents(draw: st.DrawFn) -> bytes:
 @given(_flat_documents())
 def test_flat_fast_paths_match_xmltodict(raw: bytes) -> None:
     expected = _parse_nested(raw)
-    assert _parse_flat(raw) == expected
+    assert _parse_flat(raw) == expected[:2]
     plain = _parse_plain(raw)
-    assert plain is None or plain == expected
+    assert plain is None or plain == expected[:2]
     document = parse_xml(raw)
     assert (document.root, document.fields, list(document.signed_fields)) == expected
+    # What the request path verifies: the signed values in the signer's order.
+    root, fields, values = decode_answer(raw)
+    assert (root, fields, list(values)) == (*expected[:2], signer_values(expected[2]))
 
 
 @pytest.mark.parametrize(
@@ -95,10 +109,21 @@ def test_the_plain_path_leaves_anything_a_parser_would_change(raw: bytes) -> Non
     assert _parse_plain(raw) is None
 
 
-def test_the_plain_path_reads_the_usual_answer() -> None:
-    raw = signing.sign_xml("p2p2nonreg", {"pg_status": "ok", "pg_order_id": "O-1"}, "key")
-    assert _parse_plain(raw) == _parse_nested(raw)
+@pytest.mark.parametrize("leaves", [0, 1, 2, 7, _MAX_PLAIN_LEAVES])
+@pytest.mark.parametrize("space", ["", "\n  "])
+def test_the_plain_path_reads_the_usual_answer(leaves: int, space: str) -> None:
+    # As the gateway writes them: a declaration, the leaves in a row (or on lines of their own).
+    body = "".join(f"{space}<pg_f{n}>value {n}</pg_f{n}>" for n in range(leaves))
+    raw = f'<?xml version="1.0" encoding="utf-8"?>\n<response>{body}{space}</response>'.encode()
     assert _parse_plain(raw) is not None
+    assert _parse_plain(raw) == _parse_nested(raw)[:2]
+
+
+def test_the_plain_path_leaves_long_answers_to_expat() -> None:
+    fields = {f"pg_f{n}": "x" for n in range(_MAX_PLAIN_LEAVES)}
+    raw = signing.sign_xml("p2p2nonreg", fields, "key")  # with pg_salt and pg_sig
+    assert _parse_plain(raw) is None
+    assert parse_xml(raw).fields == _parse_nested(raw)[1]
 
 
 @pytest.mark.parametrize(
