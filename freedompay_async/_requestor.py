@@ -43,6 +43,7 @@ from ._telemetry import Recorder, _AttemptProbe, attempt_outcome
 from ._wire import (
     POSITION,
     FlatPlan,
+    FlatShape,
     Params,
     decode_answer,
     encode_form,
@@ -86,6 +87,7 @@ _RESERVED = frozenset({"pg_merchant_id", "pg_salt", "pg_sig", "pg_idempotency_ke
 # The client's fields after the caller's, by whether the call carries an idempotency key.
 _TAIL = ("pg_merchant_id",)
 _TAIL_WITH_KEY = ("pg_merchant_id", "pg_idempotency_key")
+_MAX_EXPECTED_SHAPES = 256
 
 
 def _connect_failure(exc: aiohttp.ClientError, url: URL) -> str:
@@ -401,6 +403,8 @@ class Requestor:
         self._urls: dict[str, URL] = {}
         # Calls without parameters (a balance, a card list): signed alike but for the salt.
         self._fieldless: dict[tuple[str, KeyKind], tuple[str, str, bytes]] = {}
+        # The form of each path's last flat answer: the next one most likely has it too.
+        self._shapes: dict[str, FlatShape] = {}
         # Bound once: a method bound per call would be one more object each call in flight holds.
         self._xml_decoder: Decoder[GatewayResponse] = self._decode_response
         self._page_decoder: Decoder[PageAnswer] = self._decode_page
@@ -569,6 +573,12 @@ class Requestor:
         if logger.isEnabledFor(logging.DEBUG):
             _log_attempt(call, result, error, duration)
 
+    def _expect(self, path: str, shape: FlatShape) -> None:
+        """Expect ``shape`` in ``path``'s next answer (for as many paths as a client may
+        reasonably call: ``client.request`` takes any)."""
+        if path in self._shapes or len(self._shapes) < _MAX_EXPECTED_SHAPES:
+            self._shapes[path] = shape
+
     def _decode_page(self, call: _Call, response: ClientResponse, body: bytes) -> PageAnswer:
         """A page or a redirect is returned as it is; an XML answer is verified as usual."""
         path = call.endpoint.path
@@ -588,10 +598,13 @@ class Requestor:
         path = call.endpoint.path
         if response.status != 200:
             raise UnexpectedHTTPStatus(response.status, raw=body, endpoint=path)
+        expected = self._shapes.get(path)
         try:
-            root, fields, signed_values = decode_answer(body, self._max_bytes)
+            root, fields, signed_values, shape = decode_answer(body, self._max_bytes, expected)
         except ProtocolError as exc:
             raise MalformedResponse(str(exc), raw=body, endpoint=path) from None
+        if shape is not expected and shape is not None:
+            self._expect(path, shape)
         is_error = fields.get("pg_status") == "error"
         code = _error_code(fields) if is_error else None
         signature = signature_of(fields)

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "POSITION",
     "FlatField",
+    "FlatShape",
     "Params",
     "XmlDocument",
     "decode_answer",
@@ -353,23 +354,6 @@ def _flat_signed_fields(fields: Mapping[str, V]) -> list[tuple[str, V]]:
     return signer_fields(leaves)
 
 
-_SignerValues: TypeAlias = Callable[[Mapping[str, str]], Sequence[str]]
-# Flat answer shapes (field names in document order) -> their values in the signer's order;
-# bounded, as the answer chooses its names.
-_FLAT_ORDERS: dict[tuple[str, ...], _SignerValues] = {}
-_MAX_FLAT_ORDERS = 1024
-
-
-def _flat_order(names: tuple[str, ...]) -> _SignerValues:
-    """What reads the signed values, in the signer's order, of a flat answer named ``names``."""
-    ordered = [
-        name for _, name in sorted(_flat_signed_fields(dict(zip(names, names, strict=True))))
-    ]
-    if len(ordered) > 1:
-        return operator.itemgetter(*ordered)  # a tuple, then
-    return lambda fields: [fields[name] for name in ordered]
-
-
 class _NotFlat(Exception):
     """The document nests or repeats elements: left to xmltodict."""
 
@@ -402,6 +386,66 @@ def _plain_document(leaves: int) -> Callable[[str], re.Match[str] | None]:
             f"{_DECLARATION}{_SPACE}<(?P<root>{_NAME})>{pattern}{_SPACE}</(?P=root)>{_SPACE}"
         ).fullmatch
     return match
+
+
+class FlatShape:
+    """The form of a flat answer: its root and its leaves' names, in document order.
+
+    An endpoint answers in a few forms. A plain document (see :func:`_plain_document`) of a
+    known form is read by one match against its literal names (no name classes, back-references
+    or tag count), and the signed values of any answer of this form come out in the signer's
+    order by one getter. What the match accepts is what the general path accepts with these
+    names, read alike.
+    """
+
+    __slots__ = ("_fullmatch", "names", "root", "signed_values")
+
+    #: Forms seen so far; bounded, as the gateway chooses the names.
+    _known: ClassVar[dict[tuple[str, tuple[str, ...]], FlatShape]] = {}
+    _MAX_KNOWN: ClassVar[int] = 1024
+
+    def __init__(self, root: str, names: tuple[str, ...]) -> None:
+        self.root = root
+        self.names = names
+        ordered = [
+            name for _, name in sorted(_flat_signed_fields(dict(zip(names, names, strict=True))))
+        ]
+        #: The signed values of a flat answer of this form, from its fields, in the signer's order.
+        self.signed_values: Callable[[Mapping[str, str]], Sequence[str]] = (
+            operator.itemgetter(*ordered)  # (a tuple of them)
+            if len(ordered) > 1
+            else lambda fields: [fields[name] for name in ordered]
+        )
+        self._fullmatch: Callable[[str], re.Match[str] | None] | None = None  # on first read
+
+    @classmethod
+    def of(cls, root: str, names: tuple[str, ...]) -> FlatShape:
+        key = (root, names)
+        shape = cls._known.get(key)
+        if shape is None:
+            shape = cls(root, names)
+            if len(cls._known) < cls._MAX_KNOWN:
+                cls._known[key] = shape
+        return shape
+
+    def read(self, raw: bytes) -> dict[str, Any] | None:
+        """The fields of ``raw`` if it is a plain document of this form, else None."""
+        fullmatch = self._fullmatch
+        if fullmatch is None:
+            leaves = "".join(
+                f"{_SPACE}<{re.escape(name)}>({_PLAIN})</{re.escape(name)}>" for name in self.names
+            )
+            root = re.escape(self.root)
+            fullmatch = self._fullmatch = re.compile(
+                f"{_DECLARATION}{_SPACE}<{root}>{leaves}{_SPACE}</{root}>{_SPACE}"
+            ).fullmatch
+        try:
+            match = fullmatch(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        if match is None:
+            return None
+        return dict(zip(self.names, match.groups(), strict=True))
 
 
 def _parse_plain(raw: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -508,8 +552,8 @@ def _parse(raw: bytes, max_bytes: int) -> tuple[str, dict[str, Any], list[tuple[
 def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocument:
     """Decode a gateway answer; anything that is not small, plain, well-formed XML is refused.
 
-    Plain answers (distinct text leaves, nothing to unescape) are read by two regular
-    expressions, other flat answers (every child of the root a distinct leaf) by expat directly,
+    Plain answers (distinct text leaves, nothing to unescape) are read by one regular
+    expression, other flat answers (every child of the root a distinct leaf) by expat directly,
     the rest by xmltodict; all give the same result. Raises
     :class:`~freedompay_async.errors.MalformedResponse` (keeping the raw body) for broken XML,
     bodies over ``max_bytes`` and any DTD / entity declaration (entity-expansion attacks).
@@ -522,21 +566,23 @@ def parse_xml(body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> XmlDocum
 
 
 def decode_answer(
-    raw: bytes, max_bytes: int = MAX_BODY_BYTES
-) -> tuple[str, dict[str, Any], Sequence[str]]:
+    raw: bytes, max_bytes: int = MAX_BODY_BYTES, expected: FlatShape | None = None
+) -> tuple[str, dict[str, Any], Sequence[str], FlatShape | None]:
     """:func:`parse_xml`'s root and fields, and the signed fields' values in the signer's order
-    (``signer_values(document.signed_fields)``): what the request path needs, once per answer."""
+    (``signer_values(document.signed_fields)``): what the request path needs, once per answer.
+
+    Also the answer's :class:`FlatShape` (None unless it is flat), which a caller passes as
+    ``expected`` with the next answer it expects to look alike: the same result, for less.
+    """
+    if expected is not None and len(raw) <= max_bytes:
+        fields = expected.read(raw)
+        if fields is not None:
+            return expected.root, fields, expected.signed_values(fields), expected
     root, fields, signed = _parse(raw, max_bytes)
     if signed is not None:
-        return root, fields, signer_values(signed)
-    # A flat answer: its signer's order follows from its names, found once per shape.
-    names = tuple(fields)
-    order = _FLAT_ORDERS.get(names)
-    if order is None:
-        order = _flat_order(names)
-        if len(_FLAT_ORDERS) < _MAX_FLAT_ORDERS:
-            _FLAT_ORDERS[names] = order
-    return root, fields, order(fields)
+        return root, fields, signer_values(signed), None
+    shape = FlatShape.of(root, tuple(fields))
+    return root, fields, shape.signed_values(fields), shape
 
 
 def escape(text: str) -> str:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from freedompay_async import signing
 from freedompay_async._wire import (
     _MAX_PLAIN_LEAVES,
+    FlatShape,
     _NotFlat,
     _parse_flat,
     _parse_nested,
@@ -35,7 +36,7 @@ def test_every_xml_vector_decodes_alike_and_verifies(vector: dict[str, str]) -> 
         assert _parse_flat(raw) == expected[:2]
     document = parse_xml(raw)
     assert (document.root, document.fields, list(document.signed_fields)) == expected
-    root, fields, values = decode_answer(raw)
+    root, fields, values, _ = decode_answer(raw)
     assert (root, fields, list(values)) == (*expected[:2], signer_values(expected[2]))
     assert signing.verify_document(vector["script"], document, vector["secret"])
 
@@ -80,7 +81,23 @@ def _flat_documents(draw: st.DrawFn) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-@given(_flat_documents())
+@st.composite
+def _plain_documents(draw: st.DrawFn) -> bytes:
+    """What the gateway usually sends: distinct leaves of text with nothing to unescape."""
+    names = _tags.filter(lambda tag: tag.isascii() and ":" not in tag)
+    tags = draw(st.lists(names, unique=True, max_size=8))
+    texts = _texts.filter(lambda text: not set(text) & set("<>&"))
+    leaves = "".join(f"{draw(_spaces)}<{tag}>{draw(texts)}</{tag}>" for tag in tags)
+    declaration = draw(st.sampled_from(["", '<?xml version="1.0" encoding="utf-8"?>\n']))
+    return f"{declaration}<response>{leaves}{draw(_spaces)}</response>".encode()
+
+
+@given(_plain_documents())
+def test_the_plain_path_reads_every_plain_document(raw: bytes) -> None:
+    assert _parse_plain(raw) == _parse_nested(raw)[:2]
+
+
+@given(_flat_documents() | _plain_documents())
 def test_flat_fast_paths_match_xmltodict(raw: bytes) -> None:
     expected = _parse_nested(raw)
     assert _parse_flat(raw) == expected[:2]
@@ -89,8 +106,22 @@ def test_flat_fast_paths_match_xmltodict(raw: bytes) -> None:
     document = parse_xml(raw)
     assert (document.root, document.fields, list(document.signed_fields)) == expected
     # What the request path verifies: the signed values in the signer's order.
-    root, fields, values = decode_answer(raw)
+    root, fields, values, _ = decode_answer(raw)
     assert (root, fields, list(values)) == (*expected[:2], signer_values(expected[2]))
+
+
+@given(_flat_documents() | _plain_documents(), _flat_documents() | _plain_documents())
+def test_an_expected_shape_never_changes_what_an_answer_decodes_to(
+    raw: bytes, other: bytes
+) -> None:
+    root, fields, values, shape = decode_answer(raw)
+    assert shape is not None
+    if _parse_plain(raw) is not None:  # a plain document of its own shape takes the short path
+        assert shape.read(raw) == fields
+    # Its own shape, another document's, the same names in another order.
+    for expected in (shape, decode_answer(other)[3], FlatShape.of(root, tuple(fields)[::-1])):
+        again = decode_answer(raw, expected=expected)
+        assert (again[0], again[1], list(again[2]), again[3]) == (root, fields, list(values), shape)
 
 
 @pytest.mark.parametrize(
