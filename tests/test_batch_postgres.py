@@ -205,6 +205,30 @@ async def test_claims_under_contention_never_hand_out_a_row_twice(postgres_url: 
         assert await db.pool.fetchval("SELECT count(DISTINCT owner) FROM freedompay_rows") == 6
 
 
+async def test_a_workers_counts_hold_what_it_has_not_committed_yet(postgres_url: str) -> None:
+    """Progress and the batch span read a worker's counts: the database's, re-read now and
+    then, plus the outcomes this worker has queued but not committed (they are committed in
+    groups). A re-read between the two must not lose them."""
+    rows = rows_for([OK_CARD] * 3)
+    async with PostgresJournal(postgres_url) as db:
+        batch = await db.submit(merchant_id="1", gateway="g", rows=rows)
+        store = PostgresStore(db, batch, status_preflight=False)
+        await store.start(rows)
+        assert store.counts[RowState.PENDING] == 3
+        claimed = await store.claim(3)
+        assert store.counts[RowState.PENDING] == 0  # committed by the claim: counted at once
+        assert store.counts[RowState.SENDING] == 3
+        store.record(claimed[0][0].order_id, RowState.SUCCESS, payment_id=1)
+        store.record(claimed[1][0].order_id, RowState.ERROR, error_code=10000)
+        await store._refresh(force=True)  # a re-read while both are still queued
+        expected = {**dict.fromkeys(RowState, 0), RowState.SUCCESS: 1, RowState.ERROR: 1,
+                    RowState.SENDING: 1}  # fmt: skip
+        assert dict(store.counts) == expected
+        await store.flush()
+        assert dict(store.counts) == expected
+        assert await db.counts(batch) == expected
+
+
 async def test_an_expired_lease_means_reconcile_never_resend(
     freedompay_emulator: Emulator, postgres_url: str
 ) -> None:

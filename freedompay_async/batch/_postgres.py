@@ -438,6 +438,9 @@ class PostgresStore:
         self.commits = 0
         self._rows: dict[str, RowResult] = {}
         self._counts = dict.fromkeys(RowState, 0)
+        # What record() changed in the counts since the last commit: the database's counts
+        # (re-read) do not hold it yet.
+        self._uncommitted = dict.fromkeys(RowState, 0)
         self._counted_at = 0.0
         self._updates: dict[str, tuple[RowResult, bool]] = {}
         self._events: list[tuple[float, str, str, str, str | None]] = []
@@ -562,6 +565,7 @@ class PostgresStore:
             claimed: list[tuple[RowResult, Action]] = []
             updates: list[tuple[Any, ...]] = []
             events: list[tuple[Any, ...]] = []
+            sent: list[RowState] = []  # the states of the rows marked ``sending``
             for record in records:
                 entry = _result(record)
                 action: Action
@@ -573,6 +577,7 @@ class PostgresStore:
                     detail = "claimed to ask the status first"
                 else:
                     action = "send"
+                    sent.append(entry.state)
                     entry = changed(entry, RowState.SENDING, now=now)
                     detail = None
                     events.append(
@@ -603,6 +608,8 @@ class PostgresStore:
                 )
         if claimed:
             self.commits += 1
+        for state in sent:
+            self._committed(state, RowState.SENDING)
         return claimed
 
     @_database_errors
@@ -647,8 +654,15 @@ class PostgresStore:
                 self.worker_id,
             )  # fmt: skip
         self.commits += 1
+        self._committed(self._rows[order_id].state, RowState.SENDING)
         self._rows[order_id] = entry
         return entry
+
+    def _committed(self, old: RowState, new: RowState) -> None:
+        """A row's move that this worker committed itself: counted now, not at the next
+        re-read."""
+        self._counts[old] -= 1
+        self._counts[new] += 1
 
     def record(
         self,
@@ -676,8 +690,9 @@ class PostgresStore:
             (now, order_id, current.state.value, state.value,
              mask_card_numbers(detail) if detail else None)
         )  # fmt: skip
-        self._counts[current.state] -= 1
-        self._counts[state] += 1
+        for counts in (self._counts, self._uncommitted):
+            counts[current.state] -= 1
+            counts[state] += 1
         if self._queued_since is None:
             self._queued_since = time.monotonic()
 
@@ -693,11 +708,15 @@ class PostgresStore:
         """Commit the queued outcomes in one transaction (only for rows still ours)."""
         if not self._updates:
             return
-        updates, events = self._updates, self._events
-        self._updates, self._events, self._queued_since = {}, [], None
         asyncpg = _driver()
         try:
             async with self._write() as db:
+                # Taken under the write lock: a refresh sees these either committed or not.
+                updates, events = self._updates, self._events
+                self._updates, self._events, self._queued_since = {}, [], None
+                self._uncommitted = dict.fromkeys(RowState, 0)
+                if not updates:
+                    return  # another task's flush committed them
                 await db.executemany(
                     "UPDATE freedompay_rows SET state = $3, attempts = $4, send_started_at = $5, "
                     "payment_id = $6, error_code = $7, error_description = $8, updated_at = $9, "
@@ -743,6 +762,7 @@ class PostgresStore:
         if not force and time.monotonic() - self._counted_at < 0.5:
             return
         self._counted_at = time.monotonic()
-        fresh = await self.journal.counts(self.batch_id)
-        self._counts.clear()
-        self._counts.update(fresh)
+        async with self._writing:  # not while a commit is half-counted
+            fresh = await self.journal.counts(self.batch_id)
+            for state, uncommitted in self._uncommitted.items():
+                self._counts[state] = fresh[state] + uncommitted
