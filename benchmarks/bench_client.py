@@ -58,7 +58,7 @@ from freedompay_async import (
     PayoutState,
     RetryPolicy,
 )
-from freedompay_async.batch import RowState, payout_row, run_payout_batch
+from freedompay_async.batch import PayoutRow, RowState, payout_row, run_payout_batch
 
 CARD = "4405645000006150"
 POST_LINK = "https://merchant.example/payouts/notify"
@@ -340,46 +340,60 @@ async def waiting_row(url: str, payouts: int, seconds: float) -> dict[str, objec
     }
 
 
+async def plain_payouts(client: FreedomPayClient, rows: int, concurrency: int) -> None:
+    """``rows`` payouts by ``to_card``, at most ``concurrency`` at once (the batch's baseline)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with gate:
+            await bench_payout(client, "S")
+
+    await asyncio.gather(*(one() for _ in range(rows)))
+
+
+def new_batch(rows: int) -> list[PayoutRow]:
+    return [
+        payout_row(
+            {
+                "order_id": f"R-{next(ORDERS)}",
+                "amount": "1.00",
+                "description": "bench",
+                "card_number": CARD,
+            },
+            line,
+        )
+        for line in range(2, rows + 2)
+    ]
+
+
+async def batch_payouts(client: FreedomPayClient, rows: list[PayoutRow], concurrency: int) -> None:
+    """``rows`` through ``run_payout_batch``, each one payout."""
+    # No status preflight: this gateway answers every status "success", so each row would be
+    # recorded from a status answer and never sent - not a payout per row.
+    report = await run_payout_batch(
+        client,
+        rows,
+        concurrency=concurrency,
+        post_link=POST_LINK,
+        preflight=False,
+        status_preflight=False,
+    )
+    assert report.counts.get(RowState.SUCCESS, 0) == len(rows), report.counts
+
+
 async def batch_row(url: str, rows: int, concurrency: int, rounds: int) -> dict[str, object]:
     """CPU per row of run_payout_batch / plain to_card under a semaphore, same rows."""
     async with new_client(url, concurrency) as client:
 
         async def plain() -> float:
-            gate = asyncio.Semaphore(concurrency)
-
-            async def one() -> None:
-                async with gate:
-                    await bench_payout(client, "S")
-
             started = time.process_time()
-            await asyncio.gather(*(one() for _ in range(rows)))
+            await plain_payouts(client, rows, concurrency)
             return (time.process_time() - started) / rows * 1e6
 
         async def batch() -> float:
-            batch_rows = [
-                payout_row(
-                    {
-                        "order_id": f"R-{next(ORDERS)}",
-                        "amount": "1.00",
-                        "description": "bench",
-                        "card_number": CARD,
-                    },
-                    line,
-                )
-                for line in range(2, rows + 2)
-            ]
+            batch_rows = new_batch(rows)
             started = time.process_time()
-            # No status preflight: this gateway answers every status "success", so each row
-            # would be recorded from a status answer and never sent - not a payout per row.
-            report = await run_payout_batch(
-                client,
-                batch_rows,
-                concurrency=concurrency,
-                post_link=POST_LINK,
-                preflight=False,
-                status_preflight=False,
-            )
-            assert report.counts.get(RowState.SUCCESS, 0) == rows, report.counts
+            await batch_payouts(client, batch_rows, concurrency)
             return (time.process_time() - started) / rows * 1e6
 
         await plain()

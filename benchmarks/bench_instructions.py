@@ -1,10 +1,12 @@
-"""Issue 15's request rows counted in CPU instructions, which do not drift with the load.
+"""Issue 15's request and batch rows counted in CPU instructions, which do not drift with the load.
 
 Each variant of ``bench_client.py``'s request rows (raw aiohttp, the floor, the library, the
-hand-written client) runs in a child process under ``valgrind --tool=callgrind`` against the
+hand-written client) and of its batch row (plain ``to_card`` under a semaphore,
+``run_payout_batch``) runs in a child process under ``valgrind --tool=callgrind`` against the
 benchmarks' gateway (``_gateway.py``, not under valgrind), once with ``--calls`` calls after a
 warm-up and once with the warm-up alone; the difference over ``--calls`` is the instructions
-per call, at concurrency 1. Needs valgrind (``apt-get install valgrind``); a few minutes.
+per call: at concurrency 1 for the request rows, at 50 for the batch row (one batch of
+``--calls`` rows). Needs valgrind (``apt-get install valgrind``); a few minutes.
 
     python benchmarks/bench_instructions.py
 """
@@ -26,12 +28,24 @@ import aiohttp
 from _by_hand import HEADERS, checked_answer, signed_body
 from _floor import checked, signed_form
 from _gateway import KEY, MERCHANT, gateway_process
-from bench_client import ORDERS, Call, bench_payout, new_client, order_params
+from bench_client import (
+    ORDERS,
+    Call,
+    batch_payouts,
+    bench_payout,
+    new_batch,
+    new_client,
+    order_params,
+    plain_payouts,
+)
 
 SCRIPTS = {"to_card": "p2p2nonreg", "status2": "payout_status2", "balance": "balance_status"}
+ROWS = [*SCRIPTS, "batch"]
 VARIANTS = [f"{kind} {row}" for row in SCRIPTS for kind in ("raw", "floor", "library")]
-VARIANTS.append("by hand to_card")
+VARIANTS += ["by hand to_card", "plain batch", "library batch"]
 WARM_UP = 30
+# As in bench_client.py's batch row.
+BATCH_CONCURRENCY = 50
 
 
 def _params(row: str) -> dict[str, str]:
@@ -40,9 +54,25 @@ def _params(row: str) -> dict[str, str]:
     return {"pg_order_id": f"O-{next(ORDERS)}"} if row == "status2" else {}
 
 
+async def batch_child(url: str, kind: str, calls: int) -> None:
+    """``WARM_UP`` payouts, then ``calls`` more: plain ``to_card`` under a semaphore, or one
+    batch of that many rows."""
+    async with new_client(url, BATCH_CONCURRENCY) as client:
+        for rows in (WARM_UP, calls):
+            if rows == 0:
+                continue
+            if kind == "plain":
+                await plain_payouts(client, rows, BATCH_CONCURRENCY)
+            else:
+                await batch_payouts(client, new_batch(rows), BATCH_CONCURRENCY)
+
+
 async def child(url: str, variant: str, calls: int) -> None:
     """Run ``variant`` ``WARM_UP + calls`` times, one at a time."""
     kind, row = variant.rsplit(" ", 1)
+    if row == "batch":
+        await batch_child(url, kind, calls)
+        return
     script = SCRIPTS[row]
     async with aiohttp.ClientSession() as session, new_client(url, 10) as client:
         fixed = signed_body(script, _params(row), MERCHANT, KEY)
@@ -106,7 +136,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--only", nargs="+", choices=list(SCRIPTS), help="count only these rows (and no table)"
+        "--only", nargs="+", choices=ROWS, help="count only these rows (and no table)"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -133,6 +163,7 @@ def main() -> None:
             round(per_call[f"library {row}"] / raw, 3),
         ]
     table["to_card / by hand"] = round(per_call["library to_card"] / per_call["by hand to_card"], 3)
+    table["batch / plain"] = round(per_call["library batch"] / per_call["plain batch"], 3)
     print(json.dumps(table, indent=1))
     if args.json:
         args.json.write_text(json.dumps(table, indent=1))
