@@ -503,7 +503,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=10_000)
     parser.add_argument("--rss-runs", type=int, default=3)
