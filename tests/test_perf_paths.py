@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus
 
@@ -18,6 +19,7 @@ from freedompay_async import (
     FreedomPayClient,
     Payouts,
     PayoutState,
+    RetryPolicy,
     Telemetry,
     signing,
 )
@@ -39,9 +41,9 @@ from freedompay_async._wire import (
     flatten,
     parse_xml,
 )
-from freedompay_async.errors import MalformedResponse
+from freedompay_async.errors import MalformedResponse, SignatureMismatch, UnsignedResponse
 from freedompay_async.signing import sign_fields, sign_parts, signing_parts
-from freedompay_async.testing import Emulator
+from freedompay_async.testing import Emulator, Fault
 
 
 def test_word_enum_aliases_are_built_once() -> None:
@@ -339,3 +341,24 @@ def test_plain_answers_with_characters_xml_refuses_are_left_to_the_parser(charac
     assert _parse_plain(raw) is None
     with pytest.raises(MalformedResponse):
         parse_xml(raw)
+
+
+@pytest.mark.anyio
+async def test_answers_of_a_remembered_form_are_still_verified_and_read_whole(
+    freedompay_emulator: Emulator,
+) -> None:
+    """A path's answers are read by the form of its last one: an answer of that form signed
+    with the wrong key or not at all is still refused, and one with other values reads them."""
+    emulator, balance = freedompay_emulator, "g2g/balance_status"
+    async with emulator.client(retry=RetryPolicy(attempts=1)) as client:
+        first = await client.payouts.balance()
+        assert list(client._requestor._shapes) == [balance]  # the form is remembered
+        emulator.faults.add(Fault.bad_signature(endpoint=balance, times=1))
+        with pytest.raises(SignatureMismatch):
+            await client.payouts.balance()
+        emulator.faults.add(Fault.unsigned(endpoint=balance, times=1))
+        with pytest.raises(UnsignedResponse):
+            await client.payouts.balance()
+        emulator.faults.add(Fault.answer({"pg_balance": "12.34"}, endpoint=balance, times=1))
+        assert (await client.payouts.balance()).amount == Decimal("12.34")
+        assert (await client.payouts.balance()).amount == first.amount
