@@ -375,16 +375,25 @@ _MAX_PLAIN_LEAVES = 64
 _PLAIN_DOCUMENTS: dict[int, Callable[[str], re.Match[str] | None]] = {}
 
 
+def _plain_pattern(
+    root: tuple[str, str], leaves: Iterable[tuple[str, str]]
+) -> Callable[[str], re.Match[str] | None]:
+    """The plain document whose root and leaves have these (opening, closing) tag names, each
+    leaf's text a group: the one definition both plain paths match with."""
+    body = "".join(f"{_SPACE}<{opening}>({_PLAIN})</{closing}>" for opening, closing in leaves)
+    return re.compile(
+        f"{_DECLARATION}{_SPACE}<{root[0]}>{body}{_SPACE}</{root[1]}>{_SPACE}"
+    ).fullmatch
+
+
 def _plain_document(leaves: int) -> Callable[[str], re.Match[str] | None]:
     match = _PLAIN_DOCUMENTS.get(leaves)
     if match is None:
         # The groups: the root, then each leaf's tag and text (tags named: \\100 is no group).
-        pattern = "".join(
-            f"{_SPACE}<(?P<t{n}>{_NAME})>({_PLAIN})</(?P=t{n})>" for n in range(leaves)
+        match = _PLAIN_DOCUMENTS[leaves] = _plain_pattern(
+            (f"(?P<root>{_NAME})", "(?P=root)"),
+            ((f"(?P<t{n}>{_NAME})", f"(?P=t{n})") for n in range(leaves)),
         )
-        match = _PLAIN_DOCUMENTS[leaves] = re.compile(
-            f"{_DECLARATION}{_SPACE}<(?P<root>{_NAME})>{pattern}{_SPACE}</(?P=root)>{_SPACE}"
-        ).fullmatch
     return match
 
 
@@ -432,13 +441,10 @@ class FlatShape:
         """The fields of ``raw`` if it is a plain document of this form, else None."""
         fullmatch = self._fullmatch
         if fullmatch is None:
-            leaves = "".join(
-                f"{_SPACE}<{re.escape(name)}>({_PLAIN})</{re.escape(name)}>" for name in self.names
+            root, leaves = re.escape(self.root), [re.escape(name) for name in self.names]
+            fullmatch = self._fullmatch = _plain_pattern(
+                (root, root), ((leaf, leaf) for leaf in leaves)
             )
-            root = re.escape(self.root)
-            fullmatch = self._fullmatch = re.compile(
-                f"{_DECLARATION}{_SPACE}<{root}>{leaves}{_SPACE}</{root}>{_SPACE}"
-            ).fullmatch
         try:
             match = fullmatch(raw.decode("utf-8"))
         except UnicodeDecodeError:
